@@ -1,0 +1,1 @@
+"""Thin mitmproxy adapters over the shadowlens core, one small class a file."""

@@ -1,0 +1,56 @@
+"""Builds a mitmproxy master with the shadowlens addons and mitmdump's own command line."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from mitmproxy import certs, options
+from mitmproxy.tools import cmdline
+from mitmproxy.tools.dump import DumpMaster
+from mitmproxy.tools.main import process_options
+
+from addons.announcer import Announcer
+from addons.discovery import Discovery
+from addons.recorder import Recorder
+from proxy.runtime import Core
+
+# mitmproxy's own names, so `shadowlens ca` and the proxy agree on one CA.
+CA_BASENAME = "mitmproxy"
+KEY_SIZE = 2048
+
+
+def shadowlens_addons(core: Core) -> list[object]:
+    """Our addons, in hook order, sharing one catalog and one writer."""
+    writer = core.writer()
+    return [Recorder(writer), Discovery(core.catalog(), writer), Announcer()]
+
+
+def build_master(core: Core, mitm_args: Sequence[str]) -> DumpMaster:
+    """A DumpMaster on the settings' address; ``mitm_args`` are mitmdump's own flags.
+
+    Must be called with an event loop running. Lazy upstream connections let our request
+    hooks see (and later block) a request before anything leaves for the upstream.
+    """
+    settings = core.settings
+    opts = options.Options()
+    master = DumpMaster(opts, with_termlog=True, with_dumper=False)
+    opts.update(
+        listen_host=settings.proxy_host,
+        listen_port=settings.proxy_port,
+        confdir=str(settings.confdir),
+        connection_strategy="lazy",
+    )
+    master.addons.add(*shadowlens_addons(core))
+    parser = cmdline.mitmdump(opts)
+    args = parser.parse_args(list(mitm_args))
+    opts.set(*args.setoptions, defer=True)
+    process_options(parser, opts, args)
+    return master
+
+
+def ensure_ca(confdir: Path) -> Path:
+    """The path of the proxy's CA certificate, creating the CA on first use."""
+    confdir.mkdir(parents=True, exist_ok=True)
+    certs.CertStore.from_store(confdir, CA_BASENAME, KEY_SIZE)
+    return confdir / f"{CA_BASENAME}-ca-cert.pem"

@@ -1,0 +1,61 @@
+"""Pydantic response models, kept apart from the SQLAlchemy models."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ServiceOut(BaseModel):
+    """An AI service seen in traffic."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str = Field(examples=["chatgpt"])
+    name: str = Field(examples=["ChatGPT"])
+    vendor: str = Field(examples=["OpenAI"])
+    category: str = Field(examples=["chat_assistant"])
+    first_seen: datetime
+    last_seen: datetime
+    requests: int = Field(examples=[42])
+    bytes_up: int = Field(examples=[18231])
+
+
+class ServiceList(BaseModel):
+    items: list[ServiceOut]
+
+
+class DetectionOut(BaseModel):
+    """One flow to an AI service."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    ts: datetime
+    client_ip: str = Field(examples=["10.1.2.3"])
+    user: str | None = Field(examples=["alice"])
+    service_id: str = Field(examples=["chatgpt"])
+    evidence: str = Field(examples=["host"])
+    method: str = Field(examples=["POST"])
+    host: str = Field(examples=["chatgpt.com"])
+    path: str = Field(examples=["/backend-api/conversation"])
+    request_bytes: int
+    status: int | None = Field(examples=[200])
+    error: str | None = None
+
+
+class DetectionPage(BaseModel):
+    items: list[DetectionOut]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null at the end."
+    )
+
+
+class Health(BaseModel):
+    status: str = Field(examples=["ok"])
+    database: str = Field(examples=["ok"])
+
+
+class ErrorBody(BaseModel):
+    detail: str

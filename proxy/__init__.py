@@ -1,0 +1,1 @@
+"""shadowlens core: catalog, DLP, policy and inventory. Imports neither mitmproxy nor FastAPI."""

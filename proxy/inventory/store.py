@@ -1,0 +1,146 @@
+"""Queries on the inventory: the writer's batch insert and the API's reads."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from proxy.inventory.events import DetectionEvent
+from proxy.inventory.models import Detection, ServiceSeen
+
+
+def _insert_for(session: Session, model: type[Any]) -> Any:
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+
+
+def _greatest(session: Session, a: Any, b: Any) -> Any:
+    dialect = session.get_bind().dialect.name
+    return func.greatest(a, b) if dialect == "postgresql" else func.max(a, b)
+
+
+def _least(session: Session, a: Any, b: Any) -> Any:
+    dialect = session.get_bind().dialect.name
+    return func.least(a, b) if dialect == "postgresql" else func.min(a, b)
+
+
+def record_detections(session: Session, *, events: Sequence[DetectionEvent]) -> int:
+    """Insert a batch idempotently and fold the new rows into the service counters."""
+    if not events:
+        return 0
+    insert = _insert_for(session, Detection).on_conflict_do_nothing(index_elements=["id"])
+    inserted = set(
+        session.scalars(insert.returning(Detection.id), [e.detection_row() for e in events])
+    )
+    fresh = [e for e in events if e.id in inserted]
+    for row in _service_totals(fresh):
+        _upsert_service(session, row)
+    return len(fresh)
+
+
+def _service_totals(events: Sequence[DetectionEvent]) -> list[dict[str, Any]]:
+    totals: dict[str, dict[str, Any]] = {}
+    for e in events:
+        row = totals.setdefault(
+            e.service_id,
+            {
+                "id": e.service_id,
+                "name": e.service_name,
+                "vendor": e.vendor,
+                "category": e.category,
+                "first_seen": e.ts,
+                "last_seen": e.ts,
+                "requests": 0,
+                "bytes_up": 0,
+            },
+        )
+        row["first_seen"] = min(row["first_seen"], e.ts)
+        row["last_seen"] = max(row["last_seen"], e.ts)
+        row["requests"] += 1
+        row["bytes_up"] += e.request_bytes
+    return list(totals.values())
+
+
+def _upsert_service(session: Session, row: dict[str, Any]) -> None:
+    insert = _insert_for(session, ServiceSeen).values(**row)
+    table = ServiceSeen.__table__.c
+    session.execute(
+        insert.on_conflict_do_update(
+            index_elements=["id"],
+            set_={
+                "name": insert.excluded.name,
+                "vendor": insert.excluded.vendor,
+                "category": insert.excluded.category,
+                "first_seen": _least(session, table.first_seen, insert.excluded.first_seen),
+                "last_seen": _greatest(session, table.last_seen, insert.excluded.last_seen),
+                "requests": table.requests + insert.excluded.requests,
+                "bytes_up": table.bytes_up + insert.excluded.bytes_up,
+            },
+        )
+    )
+
+
+def list_services(session: Session, *, limit: int = 500) -> Sequence[ServiceSeen]:
+    """Services seen, most recently seen first."""
+    query = select(ServiceSeen).order_by(ServiceSeen.last_seen.desc(), ServiceSeen.id)
+    return session.scalars(query.limit(limit)).all()
+
+
+@dataclass(frozen=True, slots=True)
+class DetectionFilter:
+    """What an analyst narrows detections by; ``None`` means no constraint."""
+
+    service: str | None = None
+    user: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def encode_cursor(row: Detection) -> str:
+    """An opaque cursor pointing just after ``row`` in newest-first order."""
+    return base64.urlsafe_b64encode(f"{row.ts.isoformat()}|{row.id}".encode()).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """The (ts, id) a cursor points after; ValueError when it is not one of ours."""
+    try:
+        ts, _, event_id = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
+        return datetime.fromisoformat(ts), event_id
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError("malformed cursor") from exc
+
+
+def _filtered(query: Select[Any], filters: DetectionFilter) -> Select[Any]:
+    if filters.service is not None:
+        query = query.where(Detection.service_id == filters.service)
+    if filters.user is not None:
+        query = query.where(Detection.user == filters.user)
+    if filters.since is not None:
+        query = query.where(Detection.ts >= filters.since)
+    if filters.until is not None:
+        query = query.where(Detection.ts < filters.until)
+    return query
+
+
+def list_detections(
+    session: Session, *, filters: DetectionFilter, limit: int, cursor: str | None = None
+) -> tuple[Sequence[Detection], str | None]:
+    """A page of detections, newest first, and the cursor of the next page (None at the end)."""
+    query = _filtered(select(Detection), filters)
+    if cursor is not None:
+        ts, event_id = decode_cursor(cursor)
+        query = query.where(
+            or_(Detection.ts < ts, and_(Detection.ts == ts, Detection.id < event_id))
+        )
+    rows: Sequence[Detection] = session.scalars(
+        query.order_by(Detection.ts.desc(), Detection.id.desc()).limit(limit + 1)
+    ).all()
+    page = rows[:limit]
+    return page, encode_cursor(page[-1]) if len(rows) > limit else None

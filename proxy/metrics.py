@@ -1,0 +1,46 @@
+"""Prometheus metrics of the proxy and the writer. Each is documented in docs/metrics.md."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
+
+# The *_created series double every counter for no use on dashboards.
+disable_created_metrics()
+
+FLOWS = Counter(
+    "shadowlens_flows_total",
+    "HTTP flows seen by the proxy, by whether they went to an AI service.",
+    ["kind"],
+)
+DETECTIONS = Counter(
+    "shadowlens_detections_total",
+    "Flows to AI services, by service and category.",
+    ["service", "category"],
+)
+EVENTS_DROPPED = Counter(
+    "shadowlens_events_dropped_total",
+    "Inventory events dropped before they were written, by reason.",
+    ["reason"],
+)
+EVENTS_WRITTEN = Counter(
+    "shadowlens_events_written_total",
+    "Inventory events committed to the database.",
+)
+WRITE_ERRORS = Counter(
+    "shadowlens_write_errors_total",
+    "Failed database writes; the batch is kept and retried.",
+)
+WRITE_SECONDS = Histogram(
+    "shadowlens_write_batch_seconds",
+    "Time to write one batch of inventory events.",
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+QUEUE_DEPTH = Gauge(
+    "shadowlens_writer_queue_depth",
+    "Inventory events waiting in the writer's queue.",
+)
+RULES_ERRORS = Counter(
+    "shadowlens_rules_errors_total",
+    "Rules files rejected at load or reload, by kind of rules.",
+    ["rules"],
+)

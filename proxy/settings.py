@@ -1,0 +1,77 @@
+"""Runtime configuration, read from the environment with the prefix ``SHADOWLENS_``.
+
+Every field here is documented in the README's settings table; a test enforces it.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """All shadowlens settings; each maps to the variable ``SHADOWLENS_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="SHADOWLENS_", extra="ignore")
+
+    data_dir: Path = Field(
+        default=Path("data"),
+        description="Folder for the SQLite database, the proxy CA and spool files.",
+    )
+    database_url: str = Field(
+        default="",
+        description="SQLAlchemy URL of the inventory database. Empty: SQLite in the data dir.",
+    )
+    rules_dir: Path = Field(
+        default=PROJECT_ROOT / "rules",
+        description="Folder holding services/*.yaml, dlp/*.yaml and policy.yaml.",
+    )
+    proxy_host: str = Field(default="127.0.0.1", description="Address the proxy listens on.")
+    proxy_port: int = Field(default=8080, ge=0, le=65535, description="Proxy port (0: any).")
+    api_host: str = Field(default="127.0.0.1", description="Address the API listens on.")
+    api_port: int = Field(default=8000, ge=0, le=65535, description="API port (0: any).")
+    metrics_port: int = Field(
+        default=9464,
+        ge=0,
+        le=65535,
+        description="Port of /metrics for `shadowlens proxy` alone (0: off). "
+        "`run` and `api` serve /metrics on the API port.",
+    )
+    api_tokens: str = Field(
+        default="",
+        description="Comma-separated bearer tokens accepted by /api. Empty: `run` makes one.",
+    )
+    writer_queue_size: int = Field(
+        default=10_000, ge=1, description="Events the proxy holds before it drops new ones."
+    )
+    writer_batch_size: int = Field(
+        default=500, ge=1, description="Most events written in one database transaction."
+    )
+    writer_flush_seconds: float = Field(
+        default=0.2, gt=0, description="Longest an event waits in the queue before a write."
+    )
+
+    @field_validator("data_dir", "rules_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @cached_property
+    def effective_database_url(self) -> str:
+        """The database URL in force: the configured one, or SQLite in the data dir."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'shadowlens.db'}"
+
+    @cached_property
+    def token_set(self) -> frozenset[str]:
+        """The configured API tokens, blanks removed."""
+        return frozenset(t.strip() for t in self.api_tokens.split(",") if t.strip())
+
+    @property
+    def confdir(self) -> Path:
+        """Where mitmproxy keeps the CA that clients must trust."""
+        return self.data_dir / "mitmproxy"

@@ -1,0 +1,138 @@
+"""End-to-end harness: the real ``shadowlens run`` process, a fake upstream, real clients."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.e2e.upstream import Upstream, make_test_pki
+
+HERE = Path(__file__).resolve().parent
+TOKEN = "e2e-token"
+UPSTREAM_HOSTS = ["api.openai.com", "api.anthropic.com", "example.com", "llm.internal.test"]
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on: connections to it are refused at once."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class RunningProxy:
+    """A running ``shadowlens run`` and how to reach it."""
+
+    process: subprocess.Popen[str]
+    proxy_url: str
+    api_url: str
+    ca_file: Path
+    data_dir: Path
+    output: list[str]
+
+    def api(self, path: str, **params: str) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {TOKEN}"}
+        return httpx.get(f"{self.api_url}{path}", params=params, headers=headers, timeout=5)
+
+    def wait_for_detections(self, count: int, timeout: float = 5.0, **params: str) -> list[dict]:
+        """Poll the API until ``count`` detections match ``params``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            items = self.api("/api/v1/detections", **params).json()["items"]
+            if len(items) >= count or time.monotonic() > deadline:
+                return list(items)
+            time.sleep(0.05)
+
+
+def _wait_for(output: list[str], pattern: str, process: subprocess.Popen[str]) -> str:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        for line in output:
+            if match := re.search(pattern, line):
+                return match.group(1)
+        if process.poll() is not None:
+            break
+        time.sleep(0.05)
+    raise AssertionError(f"shadowlens did not print {pattern!r}:\n" + "".join(output))
+
+
+def start_shadowlens(data_dir: Path, mitm_args: list[str], env: dict[str, str]) -> RunningProxy:
+    """Start ``shadowlens run`` on free loopback ports and wait until both parts listen."""
+    full_env = (
+        os.environ
+        | env
+        | {
+            "SHADOWLENS_DATA_DIR": str(data_dir),
+            "SHADOWLENS_PROXY_PORT": "0",
+            "SHADOWLENS_API_PORT": "0",
+            "SHADOWLENS_API_TOKENS": TOKEN,
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "proxy", "run", *mitm_args],
+        env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    output: list[str] = []
+    assert process.stdout is not None
+    stdout = process.stdout
+    threading.Thread(target=lambda: output.extend(iter(stdout.readline, "")), daemon=True).start()
+    proxy = _wait_for(output, r"proxy listening on (\S+)", process)
+    api = _wait_for(output, r"API listening on (\S+)", process)
+    return RunningProxy(
+        process=process,
+        proxy_url=f"http://{proxy}",
+        api_url=api,
+        ca_file=data_dir / "mitmproxy" / "mitmproxy-ca-cert.pem",
+        data_dir=data_dir,
+        output=output,
+    )
+
+
+def stop_shadowlens(running: RunningProxy) -> int:
+    running.process.send_signal(signal.SIGTERM)
+    try:
+        return running.process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        running.process.kill()
+        raise
+
+
+@pytest.fixture(scope="module")
+def upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Upstream]:
+    folder = tmp_path_factory.mktemp("pki")
+    ca, cert, key = make_test_pki(folder, UPSTREAM_HOSTS)
+    with Upstream(cert, key) as server:
+        server.ca_file = ca  # type: ignore[attr-defined]
+        yield server
+
+
+@pytest.fixture(scope="module")
+def shadowlens(
+    tmp_path_factory: pytest.TempPathFactory, upstream: Upstream
+) -> Iterator[RunningProxy]:
+    """One proxy for the module, routing the upstream hosts to the fake upstream."""
+    routes = ",".join(f"{h}={upstream.port}" for h in UPSTREAM_HOSTS) + f",*={closed_port()}"
+    mitm_args = [
+        "-s", str(HERE / "loopback_routes.py"),
+        "--set", f"loopback_routes={routes}",
+        "--set", f"ssl_verify_upstream_trusted_ca={upstream.ca_file}",  # type: ignore[attr-defined]
+    ]  # fmt: skip
+    running = start_shadowlens(tmp_path_factory.mktemp("data"), mitm_args, {})
+    yield running
+    assert stop_shadowlens(running) == 0, "".join(running.output)

@@ -1,0 +1,69 @@
+"""A real client's AI request goes through the real proxy, into the inventory, out of the API."""
+
+from __future__ import annotations
+
+import subprocess
+
+import openai
+import pytest
+
+from tests.e2e.conftest import RunningProxy
+
+pytestmark = pytest.mark.e2e
+
+
+def test_openai_sdk_request_is_detected_and_listed_by_the_api(
+    shadowlens: RunningProxy, upstream, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", shadowlens.proxy_url)
+    monkeypatch.setenv("SSL_CERT_FILE", str(shadowlens.ca_file))
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    client = openai.OpenAI(api_key="sk-test-not-a-real-key", max_retries=0)
+    reply = client.chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "ping"}]
+    )
+    assert reply.choices[0].message.content == "pong"
+    assert upstream.received.requests[-1]["host"] == "api.openai.com"
+
+    [detection] = shadowlens.wait_for_detections(1, service="openai-api")
+    assert detection["method"] == "POST"
+    assert detection["path"] == "/v1/chat/completions"
+    assert detection["status"] == 200
+    assert detection["evidence"] == "host"
+    assert detection["request_bytes"] > 0
+    services = shadowlens.api("/api/v1/services").json()["items"]
+    assert {"id": "openai-api", "requests": 1}.items() <= next(
+        s for s in services if s["id"] == "openai-api"
+    ).items()
+
+
+def test_unreachable_ai_service_is_still_detected(shadowlens: RunningProxy) -> None:
+    # chatgpt.com is routed to a closed loopback port: the upstream is unreachable.
+    result = subprocess.run(
+        ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-x", shadowlens.proxy_url,
+         "--cacert", str(shadowlens.ca_file), "https://chatgpt.com/"],
+        capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert result.stdout == "502"
+    [detection] = shadowlens.wait_for_detections(1, timeout=1.0, service="chatgpt")
+    assert detection["status"] is None and detection["error"]
+
+
+def test_non_ai_host_leaves_no_detection(shadowlens: RunningProxy, upstream) -> None:
+    before = len(shadowlens.api("/api/v1/detections").json()["items"])
+    result = subprocess.run(
+        ["curl", "-s", "-x", shadowlens.proxy_url, "--cacert", str(shadowlens.ca_file),
+         "https://example.com/page"],
+        capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert result.stdout == "<html>plain site</html>"
+    assert upstream.received.requests[-1]["path"] == "/page"
+    assert len(shadowlens.wait_for_detections(before + 1, timeout=0.5)) == before
+
+
+def test_api_refuses_requests_without_the_token(shadowlens: RunningProxy) -> None:
+    import httpx
+
+    response = httpx.get(f"{shadowlens.api_url}/api/v1/detections", timeout=5)
+    assert response.status_code == 401
+    assert httpx.get(f"{shadowlens.api_url}/healthz", timeout=5).json()["status"] == "ok"

@@ -1,0 +1,157 @@
+"""The service catalog: loading, validation and the compiled host index."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from proxy.catalog import HostIndex, Service, is_public_suffix, load_catalog, normalize_host
+from proxy.catalog.loader import load_shared_hosts
+from proxy.errors import RulesError
+from tests.conftest import RULES_DIR
+
+REQUIRED_IDS = {
+    "chatgpt", "openai-api", "claude", "anthropic-api", "gemini", "gemini-api",
+    "microsoft-copilot", "github-copilot", "perplexity", "mistral", "deepseek", "xai-grok",
+    "meta-ai", "poe", "character-ai", "huggingface", "cohere", "groq", "together-ai",
+    "replicate", "openrouter", "cursor", "windsurf", "tabnine", "midjourney", "stability-ai",
+    "elevenlabs", "runway", "jasper", "otter",
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def catalog() -> HostIndex:
+    return load_catalog(RULES_DIR)
+
+
+def _write_rules(tmp_path: Path, services: object, shared: object = None) -> Path:
+    (tmp_path / "services").mkdir()
+    (tmp_path / "services" / "test.yaml").write_text(yaml.safe_dump({"services": services}))
+    if shared is not None:
+        (tmp_path / "shared_hosts.yaml").write_text(yaml.safe_dump({"shared_hosts": shared}))
+    return tmp_path
+
+
+def _entry(**overrides: object) -> dict[str, object]:
+    entry: dict[str, object] = {"id": "x-ai", "name": "X", "vendor": "X Inc"}
+    entry |= {"category": "llm_api", "domains": ["x-ai.example"]}
+    entry.update(overrides)
+    return entry
+
+
+def test_shipped_catalog_has_the_best_known_services(catalog: HostIndex) -> None:
+    assert catalog.services.keys() >= REQUIRED_IDS
+
+
+def test_every_listed_domain_classifies_to_its_own_service(catalog: HostIndex) -> None:
+    for service in catalog.services.values():
+        for domain in service.domains:
+            match = catalog.lookup(domain)
+            assert match is not None and match.service.id == service.id, domain
+            sub = catalog.lookup(f"deep.sub.{domain}")
+            assert sub is not None and sub.matched.endswith(domain)
+
+
+def test_shared_infrastructure_never_classifies(catalog: HostIndex) -> None:
+    shared = load_shared_hosts(RULES_DIR)
+    assert len(shared) >= 50
+    for domain in shared:
+        assert catalog.lookup(domain) is None, domain
+
+
+@pytest.mark.parametrize(
+    ("host", "expected"),
+    [
+        ("chatgpt.com", "chatgpt"),
+        ("CHATGPT.COM.", "chatgpt"),
+        ("chatgpt.com:443", "chatgpt"),
+        ("ab.chatgpt.com", "chatgpt"),
+        ("chat.openai.com", "chatgpt"),
+        ("api.openai.com", "openai-api"),
+        ("api.anthropic.com", "anthropic-api"),
+        ("claude.ai", "claude"),
+        ("notchatgpt.com", None),
+        ("chatgpt.com.evil.example", None),
+        ("example.com", None),
+        ("", None),
+        ("[::1]:8080", None),
+    ],
+)
+def test_lookup(catalog: HostIndex, host: str, expected: str | None) -> None:
+    match = catalog.lookup(host)
+    assert (match.service.id if match else None) == expected
+
+
+def test_longest_suffix_wins() -> None:
+    broad = Service("broad", "Broad", "V", "llm_api", ("example.ai",))
+    narrow = Service("narrow", "Narrow", "V", "llm_api", ("api.example.ai",))
+    index = HostIndex([broad, narrow])
+    assert index.lookup("x.api.example.ai").service.id == "narrow"  # type: ignore[union-attr]
+    assert index.lookup("www.example.ai").service.id == "broad"  # type: ignore[union-attr]
+
+
+def test_normalize_host() -> None:
+    assert normalize_host(" Api.OpenAI.com.:443 ") == "api.openai.com"
+    assert normalize_host("[2001:db8::1]:443") == "2001:db8::1"
+
+
+def test_public_suffixes_come_from_the_bundled_list() -> None:
+    assert is_public_suffix("co.uk") and is_public_suffix("vercel.app")
+    assert not is_public_suffix("chatgpt.com")
+
+
+@pytest.mark.parametrize(
+    ("entry", "reason"),
+    [
+        (_entry(category="toaster"), "unknown category 'toaster'"),
+        (_entry(domains=["https://x.example/"]), "invalid domain"),
+        (_entry(domains=[]), "domains must be a non-empty list"),
+        (_entry(id="Bad Id"), "id must match"),
+        (_entry(domains=["vercel.app"]), "vercel.app is a public suffix"),
+        (_entry(colour="red"), "unknown field colour"),
+        ({"id": "x-ai", "name": "X"}, "missing category, domains, vendor"),
+        ("just a string", "expected a mapping"),
+    ],
+)
+def test_malformed_entry_names_file_entry_and_reason(
+    tmp_path: Path, entry: object, reason: str
+) -> None:
+    rules = _write_rules(tmp_path, [entry])
+    with pytest.raises(RulesError) as error:
+        load_catalog(rules)
+    assert error.value.file.endswith("test.yaml")
+    assert reason in error.value.reason
+
+
+def test_duplicate_ids_and_domains_are_rejected(tmp_path: Path) -> None:
+    rules = _write_rules(tmp_path, [_entry(), _entry(domains=["other.example"])])
+    with pytest.raises(RulesError, match=r"x-ai: duplicate id"):
+        load_catalog(rules)
+
+
+def test_overlapping_domains_are_rejected(tmp_path: Path) -> None:
+    rules = _write_rules(tmp_path, [_entry(), _entry(id="y-ai")])
+    with pytest.raises(RulesError, match=r"x-ai\.example is also in x-ai"):
+        load_catalog(rules)
+
+
+def test_a_shared_host_cannot_be_a_service(tmp_path: Path) -> None:
+    rules = _write_rules(
+        tmp_path, [_entry(domains=["stripe.com"])], [{"domain": "stripe.com", "kind": "payments"}]
+    )
+    with pytest.raises(RulesError, match=r"stripe\.com is shared infrastructure"):
+        load_catalog(rules)
+
+
+def test_yaml_syntax_error_names_the_file(tmp_path: Path) -> None:
+    (tmp_path / "services").mkdir()
+    (tmp_path / "services" / "broken.yaml").write_text("services: [\n")
+    with pytest.raises(RulesError, match=r"broken.yaml: <file>"):
+        load_catalog(tmp_path)
+
+
+def test_empty_rules_dir_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(RulesError, match="no services"):
+        load_catalog(tmp_path)

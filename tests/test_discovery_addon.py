@@ -1,0 +1,141 @@
+"""The discovery addon, driven through mitmproxy's own test harness."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+
+from mitmproxy import http
+from mitmproxy.test import taddons, tflow, tutils
+
+from addons.discovery import Discovery
+from addons.flowmeta import MATCH
+from proxy.catalog import HostIndex, Service
+from proxy.inventory.events import DetectionEvent
+from proxy.inventory.writer import InventoryWriter
+
+CATALOG = HostIndex(
+    [
+        Service("chatgpt", "ChatGPT", "OpenAI", "chat_assistant", ("chatgpt.com",)),
+        Service("openai-api", "OpenAI API", "OpenAI", "llm_api", ("api.openai.com",)),
+    ]
+)
+
+
+def _flow(host: str, *, path: str = "/v1/chat/completions?key=secret") -> http.HTTPFlow:
+    request = tutils.treq(host=host, port=443, scheme=b"https", path=path.encode())
+    request.headers["host"] = host
+    request.method = "POST"
+    request.content = b'{"model":"gpt-4o"}'
+    return tflow.tflow(req=request)
+
+
+def _run(scenario: Callable[[Discovery], Awaitable[None]]) -> list[DetectionEvent]:
+    """Run ``scenario`` against a Discovery whose writer keeps what it is given."""
+    written: list[DetectionEvent] = []
+
+    def keep(batch: Sequence[DetectionEvent]) -> int:
+        written.extend(batch)
+        return len(batch)
+
+    async def main() -> None:
+        writer = InventoryWriter(
+            keep,
+            queue_size=10,
+            batch_size=10,
+            flush_seconds=0.01,
+        )
+        writer.start()
+        discovery = Discovery(CATALOG, writer)
+        with taddons.context(discovery):
+            await scenario(discovery)
+        await writer.close()
+
+    asyncio.run(main())
+    return written
+
+
+def test_ai_flow_is_recorded_without_query_string_or_password() -> None:
+    flow = _flow("api.openai.com")
+    flow.metadata["proxyauth"] = ("alice", "hunter2")
+    flow.response = tutils.tresp(status_code=200)
+
+    async def scenario(discovery: Discovery) -> None:
+        discovery.requestheaders(flow)
+        discovery.responseheaders(flow)
+        discovery.response(flow)
+
+    [event] = _run(scenario)
+    assert (event.service_id, event.evidence, event.user) == ("openai-api", "host", "alice")
+    assert (event.method, event.host, event.path) == (
+        "POST",
+        "api.openai.com",
+        "/v1/chat/completions",
+    )
+    assert event.request_bytes == len(b'{"model":"gpt-4o"}')
+    assert event.status == 200 and event.error is None
+    assert "hunter2" not in repr(event) and "secret" not in repr(event)
+    assert not flow.request.stream and not flow.response.stream
+
+
+def test_non_ai_flow_is_streamed_and_not_recorded() -> None:
+    flow = _flow("example.com")
+    flow.response = tutils.tresp()
+
+    async def scenario(discovery: Discovery) -> None:
+        discovery.requestheaders(flow)
+        discovery.responseheaders(flow)
+        discovery.response(flow)
+
+    assert _run(scenario) == []
+    assert flow.request.stream is True and flow.response.stream is True
+    assert MATCH not in flow.metadata
+
+
+def test_event_stream_responses_from_ai_services_are_streamed() -> None:
+    flow = _flow("chatgpt.com")
+    flow.response = tutils.tresp(headers=http.Headers(content_type="text/event-stream"))
+
+    async def scenario(discovery: Discovery) -> None:
+        discovery.requestheaders(flow)
+        discovery.responseheaders(flow)
+
+    _run(scenario)
+    assert flow.response.stream is True
+
+
+def test_unreachable_upstream_is_still_a_detection() -> None:
+    flow = _flow("chatgpt.com")
+    flow.error = tflow.terr("connection refused")
+
+    async def scenario(discovery: Discovery) -> None:
+        discovery.requestheaders(flow)
+        discovery.error(flow)
+        discovery.error(flow)  # a flow is recorded once, whatever fires twice
+
+    [event] = _run(scenario)
+    assert event.status is None and event.error == "connection refused"
+
+
+def test_sni_classifies_when_the_host_header_does_not() -> None:
+    flow = _flow("203.0.113.9")
+    flow.client_conn.sni = "chatgpt.com"
+    flow.response = tutils.tresp()
+
+    async def scenario(discovery: Discovery) -> None:
+        discovery.requestheaders(flow)
+        discovery.response(flow)
+
+    [event] = _run(scenario)
+    assert (event.service_id, event.evidence) == ("chatgpt", "sni")
+
+
+def test_full_hook_cycle_records_once() -> None:
+    flow = _flow("chatgpt.com")
+    flow.response = tutils.tresp()
+
+    async def scenario(discovery: Discovery) -> None:
+        with taddons.context(discovery) as tctx:
+            await tctx.cycle(discovery, flow)
+
+    assert [e.service_id for e in _run(scenario)] == ["chatgpt"]
