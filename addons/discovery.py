@@ -2,37 +2,98 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from mitmproxy import http
 
-from addons.flowmeta import MATCH, RECORDED
+from addons.flowmeta import CANDIDATE, MATCH, RECORDED
 from proxy import metrics
-from proxy.catalog import HostIndex, Match
+from proxy.catalog import Match
+from proxy.catalog.classify import classify_headers, refine_with_body
+from proxy.catalog.model import unknown_endpoint
+from proxy.catalog.protocols import is_candidate, recognize_stream
 from proxy.inventory.events import DetectionEvent
 from proxy.inventory.writer import InventoryWriter
+from proxy.runtime import CatalogRef
+
+# How much of a streamed response we look at to recognise an LLM or MCP stream.
+STREAM_PEEK_BYTES = 4096
+STREAMED_TYPES = ("text/event-stream", "application/x-ndjson")
 
 
 class Discovery:
-    """Classifies each HTTP flow by host and SNI; non-AI flows are streamed untouched."""
+    """Classifies each HTTP flow; flows that cannot be AI are streamed untouched."""
 
-    def __init__(self, catalog: HostIndex, writer: InventoryWriter) -> None:
+    def __init__(self, catalog: CatalogRef, writer: InventoryWriter, *, max_body: int) -> None:
         self.catalog = catalog
         self.writer = writer
+        self.max_body = max_body
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
-        match = self._classify(flow)
-        if match is None:
-            metrics.FLOWS.labels(kind="other").inc()
-            flow.request.stream = True
+        request = flow.request
+        path = _path(request)
+        match = classify_headers(
+            self.catalog.current,
+            host=request.pretty_host,
+            method=request.method,
+            path=path,
+            headers=request.headers,
+            sni=flow.client_conn.sni,
+        )
+        if match is not None:
+            flow.metadata[MATCH] = match
+        elif is_candidate(request.method, path, request.headers):
+            flow.metadata[CANDIDATE] = True
+        else:
+            request.stream = True
+        if _declared_size(request) > self.max_body:
+            request.stream = True  # too large to hold in memory: forwarded as it comes
+
+    def request(self, flow: http.HTTPFlow) -> None:
+        request = flow.request
+        held = not request.stream and request.raw_content is not None
+        if not held or not (MATCH in flow.metadata or flow.metadata.get(CANDIDATE)):
             return
-        metrics.FLOWS.labels(kind="ai").inc()
-        flow.metadata[MATCH] = match
+        refined = refine_with_body(
+            flow.metadata.get(MATCH),
+            host=request.pretty_host,
+            method=request.method,
+            path=_path(request),
+            headers=request.headers,
+            body=_identity_body(request),
+        )
+        if refined is not None:
+            flow.metadata[MATCH] = refined
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
         assert flow.response is not None
-        if MATCH not in flow.metadata or _is_event_stream(flow.response):
+        content_type = flow.response.headers.get("content-type", "")
+        if content_type.startswith(STREAMED_TYPES):
+            # LLM tokens reach the client as they come; we only peek at the first bytes.
+            flow.response.stream = self._peeker(flow) if MATCH not in flow.metadata else True
+        elif MATCH not in flow.metadata:
             flow.response.stream = True
+
+    def _peeker(self, flow: http.HTTPFlow) -> Callable[[bytes], bytes]:
+        seen = bytearray()
+
+        def peek(chunk: bytes) -> bytes:
+            if len(seen) < STREAM_PEEK_BYTES and MATCH not in flow.metadata:
+                seen.extend(chunk[: STREAM_PEEK_BYTES - len(seen)])
+                self._recognize_stream(flow, bytes(seen))
+            return chunk
+
+        return peek
+
+    def _recognize_stream(self, flow: http.HTTPFlow, first_bytes: bytes) -> None:
+        hit = recognize_stream(first_bytes)
+        if hit is None:
+            return
+        service = unknown_endpoint(hit.kind, flow.request.pretty_host.lower())
+        flow.metadata[MATCH] = Match(
+            service=service, evidence="protocol", matched=hit.protocol, model=hit.model
+        )
 
     def response(self, flow: http.HTTPFlow) -> None:
         self._record(flow)
@@ -40,20 +101,33 @@ class Discovery:
     def error(self, flow: http.HTTPFlow) -> None:
         self._record(flow)
 
-    def _classify(self, flow: http.HTTPFlow) -> Match | None:
-        match = self.catalog.lookup(flow.request.pretty_host)
-        if match is None and flow.client_conn.sni:
-            match = self.catalog.lookup(flow.client_conn.sni, evidence="sni")
-        return match
-
     def _record(self, flow: http.HTTPFlow) -> None:
-        match = flow.metadata.get(MATCH)
-        if match is None or flow.metadata.get(RECORDED):
+        if flow.metadata.get(RECORDED):
             return
         flow.metadata[RECORDED] = True
+        match = flow.metadata.get(MATCH)
+        metrics.FLOWS.labels(kind="ai" if match else "other").inc()
+        if match is None:
+            return
         service = match.service
         metrics.DETECTIONS.labels(service=service.id, category=service.category).inc()
         self.writer.submit(detection_event(flow, match))
+
+
+def _path(request: http.Request) -> str:
+    return request.path.partition("?")[0]
+
+
+def _declared_size(request: http.Request) -> int:
+    length = request.headers.get("content-length", "")
+    return int(length) if length.isdigit() else 0
+
+
+def _identity_body(request: http.Request) -> bytes:
+    """The body as sent, unless it is compressed: we never inflate here (bomb-safe)."""
+    if request.headers.get("content-encoding", "identity") != "identity":
+        return b""
+    return request.raw_content or b""
 
 
 def detection_event(flow: http.HTTPFlow, match: Match) -> DetectionEvent:
@@ -71,10 +145,15 @@ def detection_event(flow: http.HTTPFlow, match: Match) -> DetectionEvent:
         evidence=match.evidence,
         method=request.method[:16],
         host=request.pretty_host[:255],
-        path=request.path.partition("?")[0][:2048],
+        path=_path(request)[:2048],
         request_bytes=_request_bytes(request),
         status=flow.response.status_code if flow.response else None,
         error=flow.error.msg[:512] if flow.error else None,
+        confidence=match.confidence,
+        signals=",".join(match.signals),
+        client=match.client,
+        model=match.model,
+        account=match.account,
     )
 
 
@@ -86,9 +165,4 @@ def _username(flow: http.HTTPFlow) -> str | None:
 def _request_bytes(request: http.Request) -> int:
     if request.raw_content is not None and not request.stream:
         return len(request.raw_content)
-    length = request.headers.get("content-length", "")
-    return int(length) if length.isdigit() else 0
-
-
-def _is_event_stream(response: http.Response) -> bool:
-    return response.headers.get("content-type", "").startswith("text/event-stream")
+    return _declared_size(request)

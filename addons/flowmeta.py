@@ -2,3 +2,4 @@
 
 MATCH = "shadowlens.match"
 RECORDED = "shadowlens.recorded"
+CANDIDATE = "shadowlens.candidate"  # not catalogued, but shaped like an LLM or MCP call

@@ -13,7 +13,11 @@ from mitmproxy.tools.main import process_options
 from addons.announcer import Announcer
 from addons.discovery import Discovery
 from addons.recorder import Recorder
-from proxy.runtime import Core
+from addons.rulesreloader import RulesReloader
+from addons.tlsdiscovery import TlsDiscovery
+from proxy.catalog import load_catalog
+from proxy.reload import RulesWatcher
+from proxy.runtime import CatalogRef, Core
 
 # mitmproxy's own names, so `shadowlens ca` and the proxy agree on one CA.
 CA_BASENAME = "mitmproxy"
@@ -22,8 +26,27 @@ KEY_SIZE = 2048
 
 def shadowlens_addons(core: Core) -> list[object]:
     """Our addons, in hook order, sharing one catalog and one writer."""
+    settings = core.settings
     writer = core.writer()
-    return [Recorder(writer), Discovery(core.catalog(), writer), Announcer()]
+    catalog = CatalogRef(core.catalog())
+    watcher = RulesWatcher(
+        settings.rules_dir,
+        kind="services",
+        load=lambda: load_catalog(settings.rules_dir),
+        apply=lambda new: setattr(catalog, "current", new),
+    )
+    return [
+        Recorder(writer),
+        RulesReloader([watcher], interval=settings.rules_reload_seconds),
+        TlsDiscovery(
+            catalog,
+            writer,
+            no_decrypt=settings.no_decrypt_set,
+            learn_seconds=settings.passthrough_learn_seconds,
+        ),
+        Discovery(catalog, writer, max_body=settings.max_inspect_bytes),
+        Announcer(),
+    ]
 
 
 def build_master(core: Core, mitm_args: Sequence[str]) -> DumpMaster:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class ServiceOut(BaseModel):
@@ -36,13 +36,28 @@ class DetectionOut(BaseModel):
     client_ip: str = Field(examples=["10.1.2.3"])
     user: str | None = Field(examples=["alice"])
     service_id: str = Field(examples=["chatgpt"])
-    evidence: str = Field(examples=["host"])
+    evidence: str = Field(
+        examples=["host"],
+        description="Strongest signal: sni, user_agent, host, protocol, header, path or content.",
+    )
+    confidence: float = Field(examples=[0.9], description="How sure the match is, 0 to 1.")
+    signals: list[str] = Field(examples=[["host", "protocol", "user_agent"]])
+    client: str | None = Field(examples=["openai-python"], description="AI client by User-Agent.")
+    model: str | None = Field(examples=["gpt-4o"], description="Model named in the request.")
+    account: str | None = Field(
+        examples=["org-abc123"], description="Organisation or workspace id the request names."
+    )
     method: str = Field(examples=["POST"])
     host: str = Field(examples=["chatgpt.com"])
     path: str = Field(examples=["/backend-api/conversation"])
     request_bytes: int
     status: int | None = Field(examples=[200])
     error: str | None = None
+
+    @field_validator("signals", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        return [s for s in value.split(",") if s] if isinstance(value, str) else value
 
 
 class DetectionPage(BaseModel):

@@ -8,18 +8,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import logging
 import secrets
 import signal
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
-from proxy.catalog import HostIndex
+from proxy.catalog import Match, load_shared_hosts
+from proxy.catalog.classify import classify_request
+from proxy.catalog.risk import risk_of
 from proxy.errors import RulesError
 from proxy.runtime import Core, load_catalog_counted
 from proxy.settings import Settings
@@ -71,11 +74,35 @@ def build_parser() -> argparse.ArgumentParser:
     upgrade.set_defaults(func=cmd_db_upgrade)
     ca = sub.add_parser("ca", help="print the CA certificate clients must trust, and how")
     ca.set_defaults(func=cmd_ca)
-    classify = sub.add_parser("classify", help="classify hosts or URLs against the service catalog")
+    _add_classify(sub)
+    rules = sub.add_parser("rules", help="check the rules files")
+    rules_sub = rules.add_subparsers(dest="rules_command", required=True, metavar="COMMAND")
+    lint = rules_sub.add_parser(
+        "lint", help="validate every rules file against its JSON Schema and for duplicates"
+    )
+    lint.set_defaults(func=cmd_rules_lint)
+    return parser
+
+
+def _add_classify(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    classify = sub.add_parser(
+        "classify",
+        help="classify hosts or URLs against the service catalog",
+        description="Classify each TARGET (a host or URL; - reads one per line from stdin) "
+        "and print the evidence the proxy would record.",
+    )
     classify.add_argument("--json", action="store_true", help="one JSON object per line")
+    classify.add_argument("--method", default="GET", type=str.upper, help="request method")
+    classify.add_argument(
+        "--header",
+        action="append",
+        default=[],
+        metavar="'NAME: VALUE'",
+        help="a request header (repeatable)",
+    )
+    classify.add_argument("--body", type=Path, metavar="FILE", help="a request body file")
     classify.add_argument("targets", nargs="+", metavar="TARGET", help="host, URL, or - for stdin")
     classify.set_defaults(func=cmd_classify)
-    return parser
 
 
 def _add_serving(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -242,15 +269,25 @@ def cmd_ca(args: argparse.Namespace, settings: Settings, extra: Sequence[str]) -
 def cmd_classify(args: argparse.Namespace, settings: Settings, extra: Sequence[str]) -> int:
     """Classify each target and print one line per target."""
     catalog = load_catalog_counted(settings.rules_dir)
+    headers = dict(_parse_header(h) for h in args.header)
+    body = args.body.read_bytes() if args.body else b""
     out = sys.stdout
     for target in _expand_targets(args.targets):
-        result = classify_target(catalog, target)
+        match = classify_request(catalog, target, method=args.method, headers=headers, body=body)
+        result = describe(target, match)
         if args.json:
             out.write(json.dumps(result) + "\n")
         else:
-            out.write(f"{target}\t{result['service'] or '-'}\t{result['category'] or ''}\n")
+            out.write(f"{target}\t{result['service'] or '-'}\t{result['evidence'] or ''}\n")
     out.flush()
     return 0
+
+
+def _parse_header(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition(":")
+    if not sep or not name.strip():
+        raise SystemExit(f"shadowlens: --header wants 'Name: value', not {text!r}")
+    return name.strip().lower(), value.strip()
 
 
 def _expand_targets(targets: Iterable[str]) -> Iterator[str]:
@@ -261,16 +298,39 @@ def _expand_targets(targets: Iterable[str]) -> Iterator[str]:
             yield target
 
 
-def classify_target(catalog: HostIndex, target: str) -> dict[str, Any]:
-    """The classification of a host or URL, as ``classify`` prints it."""
-    host = (urlsplit(target).hostname or "") if "://" in target else target
-    match = catalog.lookup(host)
-    service = match.service if match else None
+def describe(target: str, match: Match | None) -> dict[str, Any]:
+    """The classification of ``target`` as ``classify --json`` prints it."""
+    if match is None:
+        keys = ("service", "name", "category", "evidence", "matched", "confidence")
+        return {"target": target, **dict.fromkeys(keys)}
+    service = match.service
+    risk = risk_of(service)
     return {
         "target": target,
-        "service": service.id if service else None,
-        "name": service.name if service else None,
-        "category": service.category if service else None,
-        "evidence": match.evidence if match else None,
-        "matched": match.matched if match else None,
+        "service": service.id,
+        "name": service.name,
+        "category": service.category,
+        "evidence": match.evidence,
+        "matched": match.matched,
+        "confidence": match.confidence,
+        "signals": list(match.signals),
+        "client": match.client,
+        "model": match.model,
+        "account": match.account,
+        "risk": {"score": risk.score, "factors": [dataclasses.asdict(f) for f in risk.factors]},
     }
+
+
+def cmd_rules_lint(args: argparse.Namespace, settings: Settings, extra: Sequence[str]) -> int:
+    """Load every rules file the way the proxy does, and say what is in them."""
+    catalog = load_catalog_counted(settings.rules_dir)
+    shared = load_shared_hosts(settings.rules_dir)
+    services = catalog.services.values()
+    print(
+        f"rules ok: {len(catalog)} services "
+        f"({sum(len(s.domains) for s in services)} domains, "
+        f"{sum(len(s.host_patterns) for s in services)} host patterns, "
+        f"{sum(len(s.signatures) for s in services)} request signatures), "
+        f"{len(catalog.clients)} clients, {len(shared)} shared hosts"
+    )
+    return 0

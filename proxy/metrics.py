@@ -44,3 +44,17 @@ RULES_ERRORS = Counter(
     "Rules files rejected at load or reload, by kind of rules.",
     ["rules"],
 )
+RULES_RELOADS = Counter(
+    "shadowlens_rules_reloads_total",
+    "Rules reloads that took effect, by kind of rules.",
+    ["rules"],
+)
+TLS_PASSTHROUGH = Counter(
+    "shadowlens_tls_passthrough_total",
+    "TLS connections passed through undecrypted, by reason.",
+    ["reason"],
+)
+TLS_CLIENT_FAILURES = Counter(
+    "shadowlens_tls_client_failures_total",
+    "TLS handshakes a client broke off, most often because it pins or distrusts our CA.",
+)

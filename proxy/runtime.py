@@ -20,6 +20,13 @@ from proxy.inventory.writer import InventoryWriter
 from proxy.settings import Settings
 
 
+class CatalogRef:
+    """The catalog in force. A reload swaps it whole, so no reader sees half of one."""
+
+    def __init__(self, catalog: HostIndex) -> None:
+        self.current = catalog
+
+
 def load_catalog_counted(rules_dir: Path) -> HostIndex:
     """Load the service catalog, counting a rejected rules file before re-raising."""
     try:

@@ -55,6 +55,24 @@ class Settings(BaseSettings):
     writer_flush_seconds: float = Field(
         default=0.2, gt=0, description="Longest an event waits in the queue before a write."
     )
+    max_inspect_bytes: int = Field(
+        default=8 << 20,
+        ge=0,
+        description="Largest request body held for inspection; larger ones stream uninspected.",
+    )
+    rules_reload_seconds: float = Field(
+        default=2.0, ge=0, description="How often the proxy checks the rules for changes (0: off)."
+    )
+    no_decrypt_hosts: str = Field(
+        default="",
+        description="Comma-separated domains never decrypted (banking, health…); "
+        "discovered by SNI only.",
+    )
+    passthrough_learn_seconds: float = Field(
+        default=3600,
+        ge=0,
+        description="How long a host whose client rejected our CA is passed through (0: never).",
+    )
 
     @field_validator("data_dir", "rules_dir")
     @classmethod
@@ -70,6 +88,11 @@ class Settings(BaseSettings):
     def token_set(self) -> frozenset[str]:
         """The configured API tokens, blanks removed."""
         return frozenset(t.strip() for t in self.api_tokens.split(",") if t.strip())
+
+    @cached_property
+    def no_decrypt_set(self) -> frozenset[str]:
+        """The do-not-decrypt domains, lower-case."""
+        return frozenset(h.strip().lower() for h in self.no_decrypt_hosts.split(",") if h.strip())
 
     @property
     def confdir(self) -> Path:

@@ -103,25 +103,36 @@ def test_public_suffixes_come_from_the_bundled_list() -> None:
 
 
 @pytest.mark.parametrize(
-    ("entry", "reason"),
+    ("entry", "label", "reason"),
     [
-        (_entry(category="toaster"), "unknown category 'toaster'"),
-        (_entry(domains=["https://x.example/"]), "invalid domain"),
-        (_entry(domains=[]), "domains must be a non-empty list"),
-        (_entry(id="Bad Id"), "id must match"),
-        (_entry(domains=["vercel.app"]), "vercel.app is a public suffix"),
-        (_entry(colour="red"), "unknown field colour"),
-        ({"id": "x-ai", "name": "X"}, "missing category, domains, vendor"),
-        ("just a string", "expected a mapping"),
+        (_entry(category="toaster"), "x-ai", "category: 'toaster' is not one of"),
+        (_entry(domains=["https://x.example/"]), "x-ai", "domains/0: 'https://x.example/' does"),
+        (_entry(domains=[]), "x-ai", "domains: [] should be non-empty"),
+        (_entry(id="Bad Id"), "Bad Id", "id: 'Bad Id' does not match"),
+        (_entry(domains=["vercel.app"]), "x-ai", "vercel.app is a public suffix"),
+        (_entry(colour="red"), "x-ai", "('colour' was unexpected)"),
+        ({"id": "x-ai", "name": "X"}, "x-ai", "is a required property"),
+        ("just a string", "entry 0", "'just a string' is not of type 'object'"),
+        (
+            _entry(signatures=[{"hosts": ["a.example"], "evidence": "path", "path": "^/(x"}]),
+            "x-ai",
+            "bad regex '^/(x'",
+        ),
+        (
+            _entry(signatures=[{"hosts": ["a.example"], "evidence": "path", "path": "/x"}]),
+            "x-ai",
+            "signatures/0/path: '/x' does not match",
+        ),
     ],
 )
 def test_malformed_entry_names_file_entry_and_reason(
-    tmp_path: Path, entry: object, reason: str
+    tmp_path: Path, entry: object, label: str, reason: str
 ) -> None:
     rules = _write_rules(tmp_path, [entry])
     with pytest.raises(RulesError) as error:
         load_catalog(rules)
     assert error.value.file.endswith("test.yaml")
+    assert error.value.entry == label
     assert reason in error.value.reason
 
 

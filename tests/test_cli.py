@@ -37,14 +37,52 @@ def test_classify_json_hosts_and_urls(capsys: pytest.CaptureFixture[str]) -> Non
     )
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [line["service"] for line in lines] == ["chatgpt", "openai-api", None]
-    assert lines[0] == {
+    assert {k: lines[0][k] for k in ("target", "service", "name", "category")} == {
         "target": "chatgpt.com",
         "service": "chatgpt",
         "name": "ChatGPT",
         "category": "chat_assistant",
-        "evidence": "host",
-        "matched": "chatgpt.com",
     }
+    assert (lines[0]["evidence"], lines[0]["matched"], lines[0]["confidence"]) == (
+        "host",
+        "chatgpt.com",
+        0.9,
+    )
+    risk = lines[0]["risk"]
+    assert risk["score"] == sum(f["points"] for f in risk["factors"])
+    assert lines[2]["evidence"] is None
+
+
+def test_classify_with_method_headers_and_body(tmp_path: Path) -> None:
+    body = tmp_path / "body.json"
+    body.write_text('{"model": "llama3", "messages": [{"role": "user", "content": "hi"}]}')
+    result = shadowlens(
+        "classify", "--json", "--method", "post", "--header", "Content-Type: application/json",
+        "--header", "User-Agent: OpenAI/Python 1.99.0", "--body", str(body),
+        "http://10.9.8.7:8000/v1/chat/completions",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    line = json.loads(result.stdout)
+    assert line["service"] == "unknown-llm-endpoint:10.9.8.7"
+    assert (line["evidence"], line["model"], line["client"]) == (
+        "protocol",
+        "llama3",
+        "openai-python",
+    )
+    assert line["signals"] == ["protocol", "user_agent"]
+
+
+def test_rules_lint_passes_on_the_shipped_rules_and_names_a_bad_file(tmp_path: Path) -> None:
+    ok = shadowlens("rules", "lint")
+    assert ok.returncode == 0 and ok.stdout.startswith("rules ok: ")
+    (tmp_path / "services").mkdir()
+    (tmp_path / "services" / "x.yaml").write_text(
+        "services:\n  - {id: a-b, name: A, vendor: V, category: llm_api, domains: [a.example]}\n"
+        "  - {id: c-d, name: C, vendor: V, category: llm_api, domains: [a.example]}\n"
+    )
+    bad = shadowlens("rules", "lint", env={"SHADOWLENS_RULES_DIR": str(tmp_path)})
+    assert bad.returncode == 2
+    assert "x.yaml: c-d: a.example is also in a-b" in bad.stderr
 
 
 def test_classify_reads_targets_from_stdin() -> None:
@@ -65,7 +103,7 @@ def test_a_malformed_rules_file_fails_with_file_entry_and_reason(tmp_path: Path)
     )
     result = shadowlens("classify", "a.example", env={"SHADOWLENS_RULES_DIR": str(tmp_path)})
     assert result.returncode == 2
-    assert "bad.yaml: broken: unknown category 'nonsense'" in result.stderr
+    assert "bad.yaml: broken: category: 'nonsense' is not one of" in result.stderr
 
 
 def test_a_bad_setting_is_a_clear_error() -> None:

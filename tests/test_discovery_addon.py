@@ -13,20 +13,36 @@ from addons.flowmeta import MATCH
 from proxy.catalog import HostIndex, Service
 from proxy.inventory.events import DetectionEvent
 from proxy.inventory.writer import InventoryWriter
+from proxy.runtime import CatalogRef
 
-CATALOG = HostIndex(
-    [
-        Service("chatgpt", "ChatGPT", "OpenAI", "chat_assistant", ("chatgpt.com",)),
-        Service("openai-api", "OpenAI API", "OpenAI", "llm_api", ("api.openai.com",)),
-    ]
+CATALOG = CatalogRef(
+    HostIndex(
+        [
+            Service("chatgpt", "ChatGPT", "OpenAI", "chat_assistant", ("chatgpt.com",)),
+            Service(
+                "openai-api",
+                "OpenAI API",
+                "OpenAI",
+                "llm_api",
+                ("api.openai.com",),
+                account_headers=("openai-organization",),
+            ),
+        ]
+    )
 )
 
 
-def _flow(host: str, *, path: str = "/v1/chat/completions?key=secret") -> http.HTTPFlow:
+CHAT_BODY = b'{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}'
+
+
+def _flow(
+    host: str, *, path: str = "/v1/chat/completions?key=secret", body: bytes = CHAT_BODY
+) -> http.HTTPFlow:
     request = tutils.treq(host=host, port=443, scheme=b"https", path=path.encode())
     request.headers["host"] = host
+    request.headers["content-type"] = "application/json"
     request.method = "POST"
-    request.content = b'{"model":"gpt-4o"}'
+    request.content = body
     return tflow.tflow(req=request)
 
 
@@ -46,7 +62,7 @@ def _run(scenario: Callable[[Discovery], Awaitable[None]]) -> list[DetectionEven
             flush_seconds=0.01,
         )
         writer.start()
-        discovery = Discovery(CATALOG, writer)
+        discovery = Discovery(CATALOG, writer, max_body=1 << 20)
         with taddons.context(discovery):
             await scenario(discovery)
         await writer.close()
@@ -58,28 +74,31 @@ def _run(scenario: Callable[[Discovery], Awaitable[None]]) -> list[DetectionEven
 def test_ai_flow_is_recorded_without_query_string_or_password() -> None:
     flow = _flow("api.openai.com")
     flow.metadata["proxyauth"] = ("alice", "hunter2")
+    flow.request.headers["openai-organization"] = "org-corp"
     flow.response = tutils.tresp(status_code=200)
 
     async def scenario(discovery: Discovery) -> None:
         discovery.requestheaders(flow)
+        discovery.request(flow)
         discovery.responseheaders(flow)
         discovery.response(flow)
 
     [event] = _run(scenario)
     assert (event.service_id, event.evidence, event.user) == ("openai-api", "host", "alice")
+    assert (event.model, event.account, event.signals) == ("gpt-4o", "org-corp", "host,protocol")
     assert (event.method, event.host, event.path) == (
         "POST",
         "api.openai.com",
         "/v1/chat/completions",
     )
-    assert event.request_bytes == len(b'{"model":"gpt-4o"}')
+    assert event.request_bytes == len(CHAT_BODY)
     assert event.status == 200 and event.error is None
     assert "hunter2" not in repr(event) and "secret" not in repr(event)
     assert not flow.request.stream and not flow.response.stream
 
 
 def test_non_ai_flow_is_streamed_and_not_recorded() -> None:
-    flow = _flow("example.com")
+    flow = _flow("example.com", path="/index.html")
     flow.response = tutils.tresp()
 
     async def scenario(discovery: Discovery) -> None:
@@ -139,3 +158,69 @@ def test_full_hook_cycle_records_once() -> None:
             await tctx.cycle(discovery, flow)
 
     assert [e.service_id for e in _run(scenario)] == ["chatgpt"]
+
+
+def test_uncatalogued_openai_compatible_endpoint_is_found_by_its_body() -> None:
+    flow = _flow("llm.internal.test")
+    flow.response = tutils.tresp()
+
+    async def scenario(discovery: Discovery) -> None:
+        discovery.requestheaders(flow)
+        assert not flow.request.stream  # a candidate: held for the body check
+        discovery.request(flow)
+        discovery.response(flow)
+
+    [event] = _run(scenario)
+    assert event.service_id == "unknown-llm-endpoint:llm.internal.test"
+    assert (event.evidence, event.model, event.category) == ("protocol", "gpt-4o", "unknown_llm")
+
+
+def test_ordinary_json_post_to_an_llm_looking_path_is_not_a_detection() -> None:
+    flow = _flow("shop.example", path="/api/generate", body=b'{"invoice": 42}')
+    flow.response = tutils.tresp()
+
+    async def scenario(discovery: Discovery) -> None:
+        discovery.requestheaders(flow)
+        discovery.request(flow)
+        discovery.response(flow)
+
+    assert _run(scenario) == []
+
+
+def test_ordinary_requests_are_streamed_without_a_body_check() -> None:
+    flow = _flow("shop.example", path="/cart")
+
+    async def scenario(discovery: Discovery) -> None:
+        discovery.requestheaders(flow)
+
+    _run(scenario)
+    assert flow.request.stream is True
+
+
+def test_large_ai_uploads_stream_instead_of_filling_memory() -> None:
+    flow = _flow("api.openai.com")
+    flow.request.headers["content-length"] = str(2 << 20)
+
+    async def scenario(discovery: Discovery) -> None:
+        discovery.requestheaders(flow)
+
+    _run(scenario)
+    assert flow.request.stream is True and MATCH in flow.metadata
+
+
+def test_an_llm_stream_from_an_unknown_host_is_recognised_and_passed_through() -> None:
+    flow = _flow("gpu-box.internal.test", path="/stream")
+    flow.request.headers["content-type"] = "text/plain"
+    flow.response = tutils.tresp(headers=http.Headers(content_type="text/event-stream"))
+    chunk = b'data: {"id":"x","object":"chat.completion.chunk","model":"qwen2"}\n\n'
+
+    async def scenario(discovery: Discovery) -> None:
+        discovery.requestheaders(flow)
+        discovery.responseheaders(flow)
+        assert callable(flow.response.stream)  # type: ignore[union-attr]
+        assert flow.response.stream(chunk) == chunk  # type: ignore[union-attr]
+        discovery.response(flow)
+
+    [event] = _run(scenario)
+    assert event.service_id == "unknown-llm-endpoint:gpu-box.internal.test"
+    assert (event.evidence, event.model) == ("protocol", "qwen2")

@@ -19,7 +19,7 @@ def test_migrations_create_the_schema(core: Core) -> None:
     tables = set(inspect(core.engine).get_table_names())
     assert {"services", "detections", "alembic_version"} <= tables
     with core.engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
 
 
 def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:
@@ -86,3 +86,14 @@ def test_until_is_exclusive_and_service_filter_applies(core: Core) -> None:
 def test_malformed_cursor_is_a_value_error() -> None:
     with pytest.raises(ValueError, match="malformed cursor"):
         store.decode_cursor("not-a-cursor!")
+
+
+def test_migrations_match_the_models(core: Core) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from proxy.inventory.models import Base
+
+    with core.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert diff == []

@@ -1,14 +1,20 @@
-"""The AI service catalog: signatures loaded from ``rules/services`` and a compiled matcher."""
+"""The AI service catalog: signatures loaded from ``rules/`` and a compiled matcher."""
 
+from proxy.catalog.clients import Client, ClientMatcher
 from proxy.catalog.index import HostIndex, normalize_host
 from proxy.catalog.loader import is_public_suffix, load_catalog, load_shared_hosts
-from proxy.catalog.model import CATEGORIES, Match, Service
+from proxy.catalog.model import MCP_SERVER, UNKNOWN_LLM, Fact, Match, Service, Signature
 
 __all__ = [
-    "CATEGORIES",
+    "MCP_SERVER",
+    "UNKNOWN_LLM",
+    "Client",
+    "ClientMatcher",
+    "Fact",
     "HostIndex",
     "Match",
     "Service",
+    "Signature",
     "is_public_suffix",
     "load_catalog",
     "load_shared_hosts",

@@ -1,10 +1,13 @@
-"""The compiled host index: one dict lookup per host suffix, whatever the catalog's size."""
+"""The compiled catalog: per host suffix, one dict probe, whatever the catalog's size."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping
 
-from proxy.catalog.model import Match, Service
+from proxy.catalog.clients import ClientMatcher
+from proxy.catalog.model import Match, Service, Signature
 
 
 def normalize_host(host: str) -> str:
@@ -17,28 +20,82 @@ def normalize_host(host: str) -> str:
     return host.rstrip(".")
 
 
+def suffixes(host: str) -> Iterator[str]:
+    """``a.b.c`` → ``a.b.c``, ``b.c``, ``c``: longest first."""
+    while host:
+        yield host
+        _, _, host = host.partition(".")
+
+
+def pattern_key(pattern: str) -> str:
+    """The fixed suffix of a host pattern: the labels after the last one with a ``*``."""
+    labels = pattern.split(".")
+    last_wild = max(i for i, label in enumerate(labels) if "*" in label)
+    return ".".join(labels[last_wild + 1 :])
+
+
+def compile_pattern(pattern: str) -> re.Pattern[str]:
+    """``*`` stands for one or more characters inside a single label."""
+    return re.compile(re.escape(pattern).replace(r"\*", "[a-z0-9-]+") + r"\Z")
+
+
 class HostIndex:
-    """Maps every catalog domain to its service; a host matches its longest listed suffix."""
+    """Maps domains, host patterns and request signatures to services."""
 
-    __slots__ = ("_by_domain", "services")
+    __slots__ = ("_by_domain", "_patterns", "_signatures", "clients", "services")
 
-    def __init__(self, services: Iterable[Service]) -> None:
+    def __init__(self, services: Iterable[Service], clients: ClientMatcher | None = None) -> None:
         self.services: dict[str, Service] = {}
+        self.clients = clients or ClientMatcher(())
         self._by_domain: dict[str, Service] = {}
+        self._patterns: dict[str, list[tuple[re.Pattern[str], str, Service]]] = defaultdict(list)
+        self._signatures: dict[str, list[tuple[Signature, Service]]] = defaultdict(list)
         for service in services:
-            self.services[service.id] = service
-            for domain in service.domains:
-                self._by_domain[domain] = service
+            self._add(service)
+
+    def _add(self, service: Service) -> None:
+        self.services[service.id] = service
+        for domain in service.domains:
+            self._by_domain[domain] = service
+        for pattern in service.host_patterns:
+            self._patterns[pattern_key(pattern)].append(
+                (compile_pattern(pattern), pattern, service)
+            )
+        for signature in service.signatures:
+            for host in signature.hosts:
+                self._signatures[host].append((signature, service))
 
     def __len__(self) -> int:
         return len(self.services)
 
     def lookup(self, host: str, *, evidence: str = "host") -> Match | None:
-        """Return the service whose domain is the longest suffix of ``host``, if any."""
-        candidate = normalize_host(host)
-        while candidate:
-            service = self._by_domain.get(candidate)
+        """The service whose domain or pattern is the longest suffix of ``host``, if any."""
+        host = normalize_host(host)
+        for suffix in suffixes(host):
+            service = self._by_domain.get(suffix)
             if service is not None:
-                return Match(service=service, evidence=evidence, matched=candidate)
-            _, _, candidate = candidate.partition(".")
+                return Match(service=service, evidence=evidence, matched=suffix)
+            for regex, pattern, service in self._patterns.get(suffix, ()):
+                if regex.match(host):
+                    return Match(service=service, evidence=evidence, matched=pattern)
+        return None
+
+    def has_signatures(self, host: str) -> bool:
+        """True when some request signature applies to ``host``: worth a closer look."""
+        return any(s in self._signatures for s in suffixes(normalize_host(host)))
+
+    def lookup_request(
+        self, host: str, method: str, path: str, headers: Mapping[str, str]
+    ) -> Match | None:
+        """The first request signature (most specific host first) that fits this request."""
+        for suffix in suffixes(normalize_host(host)):
+            for signature, service in self._signatures.get(suffix, ()):
+                if signature.matches(method, path, headers):
+                    matched = signature.path.pattern if signature.path else suffix
+                    return Match(
+                        service=service,
+                        evidence=signature.evidence,
+                        matched=matched,
+                        confidence=signature.confidence,
+                    )
         return None

@@ -32,6 +32,11 @@ class DetectionEvent:
     request_bytes: int
     status: int | None = None
     error: str | None = None
+    confidence: float = 0.0
+    signals: str = ""
+    client: str | None = None
+    model: str | None = None
+    account: str | None = None
     id: str = field(default_factory=new_event_id)
 
     def detection_row(self) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import BigInteger, DateTime, Index, Integer, String
+from sqlalchemy import BigInteger, DateTime, Float, Index, Integer, String
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -38,8 +38,8 @@ class ServiceSeen(Base):
 
     __tablename__ = "services"
 
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    name: Mapped[str] = mapped_column(String(200))
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    name: Mapped[str] = mapped_column(String(300))
     vendor: Mapped[str] = mapped_column(String(200))
     category: Mapped[str] = mapped_column(String(64))
     first_seen: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -62,8 +62,13 @@ class Detection(Base):
     ts: Mapped[datetime] = mapped_column(UTCDateTime())
     client_ip: Mapped[str] = mapped_column(String(64))
     user: Mapped[str | None] = mapped_column(String(255))
-    service_id: Mapped[str] = mapped_column(String(64))
+    service_id: Mapped[str] = mapped_column(String(255))
     evidence: Mapped[str] = mapped_column(String(16))
+    confidence: Mapped[float] = mapped_column(Float, default=0.0)
+    signals: Mapped[str] = mapped_column(String(128), default="")
+    client: Mapped[str | None] = mapped_column(String(64))
+    model: Mapped[str | None] = mapped_column(String(200))
+    account: Mapped[str | None] = mapped_column(String(200))
     method: Mapped[str] = mapped_column(String(16))
     host: Mapped[str] = mapped_column(String(255))
     path: Mapped[str] = mapped_column(String(2048))

@@ -21,7 +21,15 @@ from tests.e2e.upstream import Upstream, make_test_pki
 
 HERE = Path(__file__).resolve().parent
 TOKEN = "e2e-token"
-UPSTREAM_HOSTS = ["api.openai.com", "api.anthropic.com", "example.com", "llm.internal.test"]
+UPSTREAM_HOSTS = [
+    "api.openai.com",
+    "api.anthropic.com",
+    "example.com",
+    "llm.internal.test",
+    "claude.ai",
+    "api.mistral.ai",
+]
+NO_DECRYPT = "claude.ai"
 
 
 def closed_port() -> int:
@@ -44,7 +52,8 @@ class RunningProxy:
 
     def api(self, path: str, **params: str) -> httpx.Response:
         headers = {"Authorization": f"Bearer {TOKEN}"}
-        return httpx.get(f"{self.api_url}{path}", params=params, headers=headers, timeout=5)
+        url = f"{self.api_url}{path}"
+        return httpx.get(url, params=params, headers=headers, timeout=5, trust_env=False)
 
     def wait_for_detections(self, count: int, timeout: float = 5.0, **params: str) -> list[dict]:
         """Poll the API until ``count`` detections match ``params``."""
@@ -133,6 +142,7 @@ def shadowlens(
         "--set", f"loopback_routes={routes}",
         "--set", f"ssl_verify_upstream_trusted_ca={upstream.ca_file}",  # type: ignore[attr-defined]
     ]  # fmt: skip
-    running = start_shadowlens(tmp_path_factory.mktemp("data"), mitm_args, {})
+    env = {"SHADOWLENS_NO_DECRYPT_HOSTS": NO_DECRYPT}
+    running = start_shadowlens(tmp_path_factory.mktemp("data"), mitm_args, env)
     yield running
     assert stop_shadowlens(running) == 0, "".join(running.output)

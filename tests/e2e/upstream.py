@@ -32,6 +32,18 @@ CHAT_COMPLETION = {
 }
 
 
+ANTHROPIC_MESSAGE = {
+    "id": "msg_test",
+    "type": "message",
+    "role": "assistant",
+    "model": "claude-test-model",
+    "content": [{"type": "text", "text": "pong"}],
+    "stop_reason": "end_turn",
+    "stop_sequence": None,
+    "usage": {"input_tokens": 3, "output_tokens": 1},
+}
+
+
 def _name(common_name: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
 
@@ -118,7 +130,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.received.requests.append(
             {"method": "POST", "host": self.headers["host"], "path": self.path, "body": body}
         )
-        self._reply(json.dumps(CHAT_COMPLETION).encode())
+        reply = ANTHROPIC_MESSAGE if self.path.startswith("/v1/messages") else CHAT_COMPLETION
+        self._reply(json.dumps(reply).encode())
 
 
 class Upstream:

@@ -1,0 +1,52 @@
+"""Hot reload: a change takes effect, a bad file keeps the last good rules and is counted."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from prometheus_client import REGISTRY
+
+from proxy.catalog import HostIndex, load_catalog
+from proxy.reload import RulesWatcher
+from proxy.runtime import CatalogRef
+from tests.conftest import RULES_DIR
+
+
+def _errors() -> float:
+    value = REGISTRY.get_sample_value("shadowlens_rules_errors_total", {"rules": "services"})
+    return value or 0.0
+
+
+def _touch_write(path: Path, text: str) -> None:
+    path.write_text(text)
+    stat = path.stat()  # a new mtime even on a coarse clock
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+
+
+def test_reload_applies_changes_and_keeps_the_last_good_catalog(tmp_path: Path) -> None:
+    rules = tmp_path / "rules"
+    shutil.copytree(RULES_DIR, rules)
+    ref = CatalogRef(load_catalog(rules))
+    watcher: RulesWatcher[HostIndex] = RulesWatcher(
+        rules,
+        kind="services",
+        load=lambda: load_catalog(rules),
+        apply=lambda c: setattr(ref, "current", c),
+    )
+    assert watcher.poll() is False  # nothing changed yet
+    assert ref.current.lookup("newai.example") is None
+
+    extra = rules / "services" / "zz-local.yaml"
+    entry = "  - {id: new-ai, name: New, vendor: V, category: llm_api, domains: [newai.example]}\n"
+    _touch_write(extra, "services:\n" + entry)
+    assert watcher.poll() is True
+    assert ref.current.lookup("api.newai.example").service.id == "new-ai"  # type: ignore[union-attr]
+
+    good = ref.current
+    before = _errors()
+    _touch_write(extra, "services:\n  - {id: broken}\n")
+    assert watcher.poll() is False
+    assert ref.current is good  # the last good catalog stays in force
+    assert _errors() == before + 1
