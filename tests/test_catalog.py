@@ -7,7 +7,17 @@ from pathlib import Path
 import pytest
 import yaml
 
-from proxy.catalog import HostIndex, Service, is_public_suffix, load_catalog, normalize_host
+from proxy.catalog import (
+    Fact,
+    HostIndex,
+    Match,
+    Service,
+    is_public_suffix,
+    load_catalog,
+    normalize_host,
+)
+from proxy.catalog.classify import classify_request
+from proxy.catalog.risk import risk_of
 from proxy.catalog.loader import load_shared_hosts
 from proxy.errors import RulesError
 from tests.conftest import RULES_DIR
@@ -166,3 +176,109 @@ def test_yaml_syntax_error_names_the_file(tmp_path: Path) -> None:
 def test_empty_rules_dir_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(RulesError, match="no services"):
         load_catalog(tmp_path)
+
+
+FIXTURES = Path(__file__).parent / "fixtures"
+EMBEDDED = yaml.safe_load((FIXTURES / "embedded_ai_examples.yaml").read_text())["examples"]
+USER_AGENTS = yaml.safe_load((FIXTURES / "client_user_agents.yaml").read_text())
+
+
+def test_every_embedded_feature_has_examples(catalog: HostIndex) -> None:
+    embedded = {s.id for s in catalog.services.values() if s.category == "embedded_ai"}
+    assert len(embedded) >= 25
+    assert embedded == {e["service"] for e in EMBEDDED}
+
+
+@pytest.mark.parametrize("example", EMBEDDED, ids=lambda e: e["service"])
+def test_embedded_ai_positive_and_negative(catalog: HostIndex, example: dict) -> None:
+    def classify(request: dict) -> Match | None:
+        return classify_request(
+            catalog, request["url"], method=request["method"], headers=request.get("headers")
+        )
+
+    hit = classify(example["positive"])
+    assert hit is not None and hit.service.id == example["service"]
+    assert hit.evidence in ("path", "header")
+    miss = classify(example["negative"])
+    assert miss is None or miss.service.id != example["service"]
+
+
+@pytest.mark.parametrize(("client_id", "user_agent"), sorted(USER_AGENTS["clients"].items()))
+def test_client_user_agents(catalog: HostIndex, client_id: str, user_agent: str) -> None:
+    client = catalog.clients.match(user_agent)
+    assert client is not None and client.id == client_id
+
+
+@pytest.mark.parametrize("user_agent", USER_AGENTS["none"])
+def test_browsers_and_tools_are_no_ai_client(catalog: HostIndex, user_agent: str) -> None:
+    assert catalog.clients.match(user_agent) is None
+
+
+def test_sdk_user_agent_marks_an_unknown_host_but_an_ide_does_not(catalog: HostIndex) -> None:
+    sdk = classify_request(
+        catalog, "https://llm.corp.test/v1/models", headers={"User-Agent": "OpenAI/Python 1.99.0"}
+    )
+    assert sdk is not None and (sdk.service.id, sdk.evidence) == (
+        "unknown-llm-endpoint:llm.corp.test",
+        "user_agent",
+    )
+    ide = USER_AGENTS["clients"]["cursor"]
+    assert (
+        classify_request(catalog, "https://registry.npmjs.org/x", headers={"User-Agent": ide})
+        is None
+    )
+    on_shared = classify_request(
+        catalog, "https://api.github.com/repos", headers={"User-Agent": "OpenAI/Python 1.0"}
+    )
+    assert on_shared is None
+
+
+def test_host_patterns_match_regional_endpoints(catalog: HostIndex) -> None:
+    patterned = [s for s in catalog.services.values() if s.host_patterns]
+    assert patterned
+    for service in patterned:
+        for pattern in service.host_patterns:
+            host = pattern.replace("*", "eu-west-9")
+            match = catalog.lookup(host)
+            assert match is not None and match.service.id == service.id, host
+
+
+def test_account_headers_are_recorded(catalog: HostIndex) -> None:
+    match = classify_request(
+        catalog,
+        "https://api.openai.com/v1/chat/completions",
+        method="POST",
+        headers={"OpenAI-Organization": "org-corp"},
+    )
+    assert match is not None and match.account == "org-corp"
+
+
+def test_facts_have_sources_and_feed_the_risk_score(catalog: HostIndex) -> None:
+    with_facts = [s for s in catalog.services.values() if s.facts]
+    assert len(with_facts) >= 20
+    for service in with_facts:
+        assert all(f.source.startswith("https://") for f in service.facts.values())
+    for service in with_facts:
+        risk = risk_of(service)
+        assert risk.score == max(0, min(100, sum(f.points for f in risk.factors)))
+        assert 0 <= risk.score <= 100
+
+
+def test_risk_counts_unknown_facts_as_risk() -> None:
+    bare = Service("bare", "Bare", "V", "llm_api", ("bare.example",))
+    vetted = Service(
+        "vetted",
+        "Vetted",
+        "V",
+        "llm_api",
+        ("vetted.example",),
+        facts={
+            "trains_on_inputs_by_default": Fact(False, "https://v.example/privacy"),
+            "enterprise_no_training": Fact(True, "https://v.example/privacy"),
+            "retention_days": Fact(30, "https://v.example/privacy"),
+            "hq_country": Fact("DE", "https://v.example/about"),
+            "certifications": Fact(["soc2", "iso42001"], "https://v.example/trust"),
+        },
+    )
+    assert risk_of(bare).score == 25 + 15 + 10 + 5 + 5 + 10
+    assert risk_of(vetted).score == 25 - 5

@@ -31,17 +31,15 @@ def classify_headers(
 ) -> Match | None:
     """Classify by request signature, host, SNI, then a known AI client's User-Agent."""
     headers = headers or {}
-    match = (
-        catalog.lookup_request(host, method, path, headers)
-        or catalog.lookup(host)
-        or (catalog.lookup(sni, evidence="sni") if sni else None)
+    match = catalog.match(host, method, path, headers) or (
+        catalog.lookup(sni, evidence="sni") if sni else None
     )
     client = catalog.clients.match(headers.get("user-agent", ""))
-    if match is None and client is None:
-        return None
     if match is None:
+        if client is None or not client.marks_endpoint or catalog.is_shared(host):
+            return None
         service = unknown_endpoint(UNKNOWN_LLM, normalize_host(host))
-        match = Match(service=service, evidence="user_agent", matched=client.user_agent)  # type: ignore[union-attr]
+        match = Match(service=service, evidence="user_agent", matched=client.user_agent)
     return _enrich(match, headers, client.id if client else None)
 
 

@@ -42,11 +42,17 @@ def compile_pattern(pattern: str) -> re.Pattern[str]:
 class HostIndex:
     """Maps domains, host patterns and request signatures to services."""
 
-    __slots__ = ("_by_domain", "_patterns", "_signatures", "clients", "services")
+    __slots__ = ("_by_domain", "_patterns", "_signatures", "clients", "services", "shared")
 
-    def __init__(self, services: Iterable[Service], clients: ClientMatcher | None = None) -> None:
+    def __init__(
+        self,
+        services: Iterable[Service],
+        clients: ClientMatcher | None = None,
+        shared: frozenset[str] = frozenset(),
+    ) -> None:
         self.services: dict[str, Service] = {}
         self.clients = clients or ClientMatcher(())
+        self.shared = shared
         self._by_domain: dict[str, Service] = {}
         self._patterns: dict[str, list[tuple[re.Pattern[str], str, Service]]] = defaultdict(list)
         self._signatures: dict[str, list[tuple[Signature, Service]]] = defaultdict(list)
@@ -72,30 +78,36 @@ class HostIndex:
         """The service whose domain or pattern is the longest suffix of ``host``, if any."""
         host = normalize_host(host)
         for suffix in suffixes(host):
-            service = self._by_domain.get(suffix)
-            if service is not None:
-                return Match(service=service, evidence=evidence, matched=suffix)
-            for regex, pattern, service in self._patterns.get(suffix, ()):
-                if regex.match(host):
-                    return Match(service=service, evidence=evidence, matched=pattern)
+            if match := self._host_match(host, suffix, evidence):
+                return match
         return None
 
-    def has_signatures(self, host: str) -> bool:
-        """True when some request signature applies to ``host``: worth a closer look."""
-        return any(s in self._signatures for s in suffixes(normalize_host(host)))
-
-    def lookup_request(
-        self, host: str, method: str, path: str, headers: Mapping[str, str]
-    ) -> Match | None:
-        """The first request signature (most specific host first) that fits this request."""
-        for suffix in suffixes(normalize_host(host)):
+    def match(self, host: str, method: str, path: str, headers: Mapping[str, str]) -> Match | None:
+        """One walk over the host's suffixes, most specific first; at each suffix a request
+        signature beats a domain or pattern."""
+        host = normalize_host(host)
+        for suffix in suffixes(host):
             for signature, service in self._signatures.get(suffix, ()):
                 if signature.matches(method, path, headers):
-                    matched = signature.path.pattern if signature.path else suffix
                     return Match(
                         service=service,
                         evidence=signature.evidence,
-                        matched=matched,
+                        matched=signature.path.pattern if signature.path else suffix,
                         confidence=signature.confidence,
                     )
+            if match := self._host_match(host, suffix, "host"):
+                return match
         return None
+
+    def _host_match(self, host: str, suffix: str, evidence: str) -> Match | None:
+        service = self._by_domain.get(suffix)
+        if service is not None:
+            return Match(service=service, evidence=evidence, matched=suffix)
+        for regex, pattern, service in self._patterns.get(suffix, ()):
+            if regex.match(host):
+                return Match(service=service, evidence=evidence, matched=pattern)
+        return None
+
+    def is_shared(self, host: str) -> bool:
+        """True when ``host`` is, or sits under, shared infrastructure."""
+        return any(s in self.shared for s in suffixes(normalize_host(host)))

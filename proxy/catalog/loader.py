@@ -95,19 +95,27 @@ def load_clients(rules_dir: Path) -> list[Client]:
         return []
     clients = []
     for raw in read_rules(path, "clients.schema.json")["clients"]:
-        _compile(path, raw["id"], raw["user_agent"], named_groups=False)
-        clients.append(Client(raw["id"], raw["name"], raw["user_agent"], raw.get("service")))
+        _compile(path, raw["id"], raw["user_agent"])
+        if raw["keyword"] not in raw["user_agent"].lower():
+            raise RulesError(path, raw["id"], f"keyword {raw['keyword']!r} is not in the regex")
+        clients.append(
+            Client(
+                raw["id"],
+                raw["name"],
+                raw["user_agent"],
+                raw["keyword"],
+                raw.get("service"),
+                raw.get("marks_endpoint", False),
+            )
+        )
     return clients
 
 
-def _compile(path: Path, entry: str, regex: str, *, named_groups: bool = True) -> re.Pattern[str]:
+def _compile(path: Path, entry: str, regex: str) -> re.Pattern[str]:
     try:
-        compiled = re.compile(regex)
+        return re.compile(regex)
     except re.error as exc:
         raise RulesError(path, entry, f"bad regex {regex!r}: {exc}") from exc
-    if not named_groups and compiled.groupindex:
-        raise RulesError(path, entry, f"regex {regex!r} must not name groups")
-    return compiled
 
 
 def _signature(path: Path, entry: str, raw: dict[str, Any]) -> Signature:
@@ -178,4 +186,4 @@ def load_catalog(rules_dir: Path) -> HostIndex:
     for client in clients:
         if client.service is not None and client.service not in services:
             raise RulesError(rules_dir / "clients.yaml", client.id, f"no service {client.service}")
-    return HostIndex(services.values(), ClientMatcher(clients))
+    return HostIndex(services.values(), ClientMatcher(clients), shared)
