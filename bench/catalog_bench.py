@@ -17,21 +17,16 @@ import asyncio
 import random
 import re
 import statistics
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from mitmproxy.test import tflow, tutils
 
-from mitmproxy import http  # noqa: E402
-from mitmproxy.test import tflow, tutils  # noqa: E402
-
-from addons.discovery import Discovery  # noqa: E402
-from proxy.catalog import HostIndex, Service, Signature  # noqa: E402
-from proxy.catalog.classify import classify_headers  # noqa: E402
-from proxy.catalog.clients import Client, ClientMatcher  # noqa: E402
-from proxy.inventory.writer import InventoryWriter  # noqa: E402
-from proxy.runtime import CatalogRef  # noqa: E402
+from addons.discovery import Discovery
+from proxy.catalog import HostIndex, Service, Signature
+from proxy.catalog.classify import classify_headers
+from proxy.catalog.clients import Client, ClientMatcher
+from proxy.inventory.writer import InventoryWriter
+from proxy.runtime import CatalogRef
 
 
 def synthetic_catalog(size: int) -> HostIndex:

@@ -17,8 +17,8 @@ from proxy.catalog import (
     normalize_host,
 )
 from proxy.catalog.classify import classify_request
-from proxy.catalog.risk import risk_of
 from proxy.catalog.loader import load_shared_hosts
+from proxy.catalog.risk import risk_of
 from proxy.errors import RulesError
 from tests.conftest import RULES_DIR
 
