@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 from mitmproxy import http
 
+from addons.flowevents import declared_size, detection_event, request_path
 from addons.flowmeta import CANDIDATE, MATCH, RECORDED
 from proxy import metrics
 from proxy.catalog import Match
 from proxy.catalog.classify import classify_headers, refine_with_body
 from proxy.catalog.model import unknown_endpoint
 from proxy.catalog.protocols import is_candidate, recognize_stream
-from proxy.inventory.events import DetectionEvent
 from proxy.inventory.writer import InventoryWriter
 from proxy.runtime import CatalogRef
 
@@ -32,7 +31,7 @@ class Discovery:
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
         request = flow.request
-        path = _path(request)
+        path = request_path(request)
         match = classify_headers(
             self.catalog.current,
             host=request.pretty_host,
@@ -47,7 +46,7 @@ class Discovery:
             flow.metadata[CANDIDATE] = True
         else:
             request.stream = True
-        if _declared_size(request) > self.max_body:
+        if declared_size(request) > self.max_body:
             request.stream = True  # too large to hold in memory: forwarded as it comes
 
     def request(self, flow: http.HTTPFlow) -> None:
@@ -59,7 +58,7 @@ class Discovery:
             flow.metadata.get(MATCH),
             host=request.pretty_host,
             method=request.method,
-            path=_path(request),
+            path=request_path(request),
             headers=request.headers,
             body=_identity_body(request),
         )
@@ -114,55 +113,8 @@ class Discovery:
         self.writer.submit(detection_event(flow, match))
 
 
-def _path(request: http.Request) -> str:
-    return request.path.partition("?")[0]
-
-
-def _declared_size(request: http.Request) -> int:
-    length = request.headers.get("content-length", "")
-    return int(length) if length.isdigit() else 0
-
-
 def _identity_body(request: http.Request) -> bytes:
     """The body as sent, unless it is compressed: we never inflate here (bomb-safe)."""
     if request.headers.get("content-encoding", "identity") != "identity":
         return b""
     return request.raw_content or b""
-
-
-def detection_event(flow: http.HTTPFlow, match: Match) -> DetectionEvent:
-    """The inventory record of ``flow``: never the query string, never a password."""
-    request = flow.request
-    service = match.service
-    return DetectionEvent(
-        ts=datetime.fromtimestamp(request.timestamp_start, UTC),
-        client_ip=flow.client_conn.peername[0] if flow.client_conn.peername else "",
-        user=_username(flow),
-        service_id=service.id,
-        service_name=service.name,
-        vendor=service.vendor,
-        category=service.category,
-        evidence=match.evidence,
-        method=request.method[:16],
-        host=request.pretty_host[:255],
-        path=_path(request)[:2048],
-        request_bytes=_request_bytes(request),
-        status=flow.response.status_code if flow.response else None,
-        error=flow.error.msg[:512] if flow.error else None,
-        confidence=match.confidence,
-        signals=",".join(match.signals),
-        client=match.client,
-        model=match.model,
-        account=match.account,
-    )
-
-
-def _username(flow: http.HTTPFlow) -> str | None:
-    credentials = flow.metadata.get("proxyauth")
-    return str(credentials[0])[:255] if credentials else None
-
-
-def _request_bytes(request: http.Request) -> int:
-    if request.raw_content is not None and not request.stream:
-        return len(request.raw_content)
-    return _declared_size(request)

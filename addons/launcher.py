@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from mitmproxy import certs, options
 from mitmproxy.tools import cmdline
@@ -12,10 +13,12 @@ from mitmproxy.tools.main import process_options
 
 from addons.announcer import Announcer
 from addons.discovery import Discovery
+from addons.inspection import Inspection
 from addons.recorder import Recorder
 from addons.rulesreloader import RulesReloader
 from addons.tlsdiscovery import TlsDiscovery
 from proxy.catalog import load_catalog
+from proxy.dlp import config as dlp_config
 from proxy.reload import RulesWatcher
 from proxy.runtime import CatalogRef, Core
 
@@ -27,24 +30,40 @@ KEY_SIZE = 2048
 def shadowlens_addons(core: Core) -> list[object]:
     """Our addons, in hook order, sharing one catalog and one writer."""
     settings = core.settings
+    rules = settings.rules_dir
     writer = core.writer()
     catalog = CatalogRef(core.catalog())
-    watcher = RulesWatcher(
-        settings.rules_dir,
-        kind="services",
-        load=lambda: load_catalog(settings.rules_dir),
-        apply=lambda new: setattr(catalog, "current", new),
+    inspection = Inspection(
+        dlp_config.scanner(settings),
+        dlp_config.limits(settings),
+        writer,
+        redact_all=settings.dlp_redact_all,
     )
+    watchers: list[RulesWatcher[Any]] = [
+        RulesWatcher(
+            [rules / "services", rules / "shared_hosts.yaml", rules / "clients.yaml"],
+            kind="services",
+            load=lambda: load_catalog(rules),
+            apply=lambda new: setattr(catalog, "current", new),
+        ),
+        RulesWatcher(
+            [rules / "dlp"],
+            kind="dlp",
+            load=lambda: dlp_config.scanner(settings),
+            apply=lambda new: setattr(inspection, "scanner", new),
+        ),
+    ]
     return [
         Recorder(writer),
-        RulesReloader([watcher], interval=settings.rules_reload_seconds),
+        RulesReloader(watchers, interval=settings.rules_reload_seconds),
         TlsDiscovery(
             catalog,
             writer,
             no_decrypt=settings.no_decrypt_set,
             learn_seconds=settings.passthrough_learn_seconds,
         ),
-        Discovery(catalog, writer, max_body=settings.max_inspect_bytes),
+        Discovery(catalog, writer, max_body=settings.dlp_max_body_bytes),
+        inspection,
         Announcer(),
     ]
 

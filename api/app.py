@@ -7,7 +7,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.deps import require_token
-from api.routes import detections, health, services
+from api.routes import detections, findings, health, services
 
 API_PREFIX = "/api/v1"
 
@@ -25,6 +25,7 @@ def create_app(*, sessions: sessionmaker[Session], tokens: frozenset[str]) -> Fa
     guarded = [Depends(require_token)]
     app.include_router(services.router, prefix=API_PREFIX, dependencies=guarded)
     app.include_router(detections.router, prefix=API_PREFIX, dependencies=guarded)
+    app.include_router(findings.router, prefix=API_PREFIX, dependencies=guarded)
     app.add_api_route("/metrics", _metrics, include_in_schema=False)
     return app
 

@@ -53,8 +53,12 @@ class DetectionOut(BaseModel):
     request_bytes: int
     status: int | None = Field(examples=[200])
     error: str | None = None
+    action: str = Field(examples=["redact"], description="monitor, redact or block.")
+    data_classes: list[str] = Field(
+        examples=[["pii", "secret"]], description="Sensitive data categories in the upload."
+    )
 
-    @field_validator("signals", mode="before")
+    @field_validator("signals", "data_classes", mode="before")
     @classmethod
     def _split(cls, value: object) -> object:
         return [s for s in value.split(",") if s] if isinstance(value, str) else value
@@ -74,3 +78,28 @@ class Health(BaseModel):
 
 class ErrorBody(BaseModel):
     detail: str
+
+
+class FindingOut(BaseModel):
+    """Sensitive data found in one upload: the detector, a masked preview, a fingerprint."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    detection_id: str
+    ts: datetime
+    detector: str = Field(examples=["aws-access-key-id"])
+    category: str = Field(examples=["secret"], description="secret, pii, code, keyword or limit.")
+    severity: str = Field(examples=["critical"])
+    count: int = Field(examples=[1], description="Times this value occurred in the upload.")
+    preview: str = Field(examples=["AKIA************WB6P"])
+    fingerprint: str = Field(
+        description="Keyed HMAC of the value: equal values match, the value cannot be recovered."
+    )
+    location: str = Field(examples=["/messages/0/content"])
+
+
+class FindingPage(BaseModel):
+    items: list[FindingOut]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null at the end."
+    )

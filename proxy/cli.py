@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from proxy.catalog import Match, load_shared_hosts
 from proxy.catalog.classify import classify_request
 from proxy.catalog.risk import risk_of
+from proxy.dlp import cli as dlp_cli
 from proxy.errors import RulesError
 from proxy.runtime import Core, load_catalog_counted
 from proxy.settings import Settings
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 
     from api.server import EmbeddedServer
 
-Handler = Callable[[argparse.Namespace, Settings, Sequence[str]], int]
+Handler = Callable[[argparse.Namespace, Settings], int]
 
 MITM_EPILOG = (
     "Any other flag goes to mitmproxy as it would to mitmdump, e.g. --mode upstream:URL, "
@@ -46,6 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args, extra = parser.parse_known_args(argv)
     if extra and not getattr(args, "passthrough", False):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.mitm_args = extra
     try:
         settings = Settings()
     except ValidationError as exc:
@@ -53,7 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     handler: Handler = args.func
     try:
-        return handler(args, settings, extra)
+        return handler(args, settings)
     except RulesError as exc:
         print(f"shadowlens: rules error: {exc}", file=sys.stderr)
         return 2
@@ -75,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     ca = sub.add_parser("ca", help="print the CA certificate clients must trust, and how")
     ca.set_defaults(func=cmd_ca)
     _add_classify(sub)
+    dlp_cli.register(sub)
     rules = sub.add_parser("rules", help="check the rules files")
     rules_sub = rules.add_subparsers(dest="rules_command", required=True, metavar="COMMAND")
     lint = rules_sub.add_parser(
@@ -128,24 +131,22 @@ def _add_serving(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 # -- serving -------------------------------------------------------------------------------
 
 
-def cmd_run(args: argparse.Namespace, settings: Settings, extra: Sequence[str]) -> int:
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     """Serve proxy and API in one process."""
-    return _serve(args, settings, extra, proxy=True, api=True)
+    return _serve(args, settings, proxy=True, api=True)
 
 
-def cmd_proxy(args: argparse.Namespace, settings: Settings, extra: Sequence[str]) -> int:
+def cmd_proxy(args: argparse.Namespace, settings: Settings) -> int:
     """Serve the proxy alone."""
-    return _serve(args, settings, extra, proxy=True, api=False)
+    return _serve(args, settings, proxy=True, api=False)
 
 
-def cmd_api(args: argparse.Namespace, settings: Settings, extra: Sequence[str]) -> int:
+def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
     """Serve the API alone."""
-    return _serve(args, settings, extra, proxy=False, api=True)
+    return _serve(args, settings, proxy=False, api=True)
 
 
-def _serve(
-    args: argparse.Namespace, settings: Settings, extra: Sequence[str], *, proxy: bool, api: bool
-) -> int:
+def _serve(args: argparse.Namespace, settings: Settings, *, proxy: bool, api: bool) -> int:
     if getattr(args, "mitmproxy_help", False):
         from mitmproxy import options
         from mitmproxy.tools import cmdline
@@ -158,7 +159,7 @@ def _serve(
         )
     core = Core.open(settings)
     try:
-        asyncio.run(_serve_async(core, extra, proxy=proxy, api=api))
+        asyncio.run(_serve_async(core, args.mitm_args, proxy=proxy, api=api))
     finally:
         core.close()
     return 0
@@ -232,7 +233,7 @@ def _start_metrics(settings: Settings) -> None:
 # -- administration ------------------------------------------------------------------------
 
 
-def cmd_db_upgrade(args: argparse.Namespace, settings: Settings, extra: Sequence[str]) -> int:
+def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
     """Apply migrations."""
     core = Core.open(settings, migrate=True)
     core.close()
@@ -246,7 +247,7 @@ def _display_url(settings: Settings) -> str:
     return make_url(settings.effective_database_url).render_as_string(hide_password=True)
 
 
-def cmd_ca(args: argparse.Namespace, settings: Settings, extra: Sequence[str]) -> int:
+def cmd_ca(args: argparse.Namespace, settings: Settings) -> int:
     """Print the CA path and how to trust it."""
     from addons.launcher import ensure_ca
 
@@ -266,7 +267,7 @@ def cmd_ca(args: argparse.Namespace, settings: Settings, extra: Sequence[str]) -
 # -- classification ------------------------------------------------------------------------
 
 
-def cmd_classify(args: argparse.Namespace, settings: Settings, extra: Sequence[str]) -> int:
+def cmd_classify(args: argparse.Namespace, settings: Settings) -> int:
     """Classify each target and print one line per target."""
     catalog = load_catalog_counted(settings.rules_dir)
     headers = dict(_parse_header(h) for h in args.header)
@@ -321,7 +322,7 @@ def describe(target: str, match: Match | None) -> dict[str, Any]:
     }
 
 
-def cmd_rules_lint(args: argparse.Namespace, settings: Settings, extra: Sequence[str]) -> int:
+def cmd_rules_lint(args: argparse.Namespace, settings: Settings) -> int:
     """Load every rules file the way the proxy does, and say what is in them."""
     catalog = load_catalog_counted(settings.rules_dir)
     shared = load_shared_hosts(settings.rules_dir)

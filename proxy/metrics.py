@@ -58,3 +58,22 @@ TLS_CLIENT_FAILURES = Counter(
     "shadowlens_tls_client_failures_total",
     "TLS handshakes a client broke off, most often because it pins or distrusts our CA.",
 )
+DLP_FINDINGS = Counter(
+    "shadowlens_dlp_findings_total",
+    "Sensitive values found in uploads to AI services, by category and severity.",
+    ["category", "severity"],
+)
+DLP_SCAN_SECONDS = Histogram(
+    "shadowlens_dlp_scan_seconds",
+    "Time to decode and scan one upload.",
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5),
+)
+DLP_REDACTIONS = Counter(
+    "shadowlens_dlp_redactions_total",
+    "Uploads forwarded with their findings masked.",
+)
+DLP_FAILURES = Counter(
+    "shadowlens_dlp_failures_total",
+    "Uploads that could not be fully inspected or redacted, by reason; see the action taken.",
+    ["reason"],
+)

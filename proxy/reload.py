@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from proxy import metrics
@@ -14,27 +14,33 @@ log = logging.getLogger(__name__)
 Fingerprint = tuple[tuple[str, int, int], ...]
 
 
-def fingerprint(folder: Path) -> Fingerprint:
-    """Name, size and modification time of every file below ``folder``."""
-    files = (p for p in folder.rglob("*") if p.is_file())
-    return tuple(sorted((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files))
+def fingerprint(paths: Sequence[Path]) -> Fingerprint:
+    """Name, size and modification time of each file among or below ``paths``."""
+    files = [p for path in paths for p in (path.rglob("*") if path.is_dir() else [path])]
+    stats = ((str(p), p.stat()) for p in files if p.is_file())
+    return tuple(sorted((name, st.st_size, st.st_mtime_ns) for name, st in stats))
 
 
 class RulesWatcher[T]:
-    """Reloads ``load()`` into ``apply`` whenever the files below ``folder`` change."""
+    """Reloads ``load()`` into ``apply`` whenever a file among or below ``paths`` changes."""
 
     def __init__(
-        self, folder: Path, *, kind: str, load: Callable[[], T], apply: Callable[[T], None]
+        self,
+        paths: Sequence[Path],
+        *,
+        kind: str,
+        load: Callable[[], T],
+        apply: Callable[[T], None],
     ) -> None:
-        self.folder = folder
+        self.paths = paths
         self.kind = kind
         self._load = load
         self._apply = apply
-        self._seen = fingerprint(folder)
+        self._seen = fingerprint(paths)
 
     def poll(self) -> bool:
         """Reload if anything changed; True when a new version took effect."""
-        current = fingerprint(self.folder)
+        current = fingerprint(self.paths)
         if current == self._seen:
             return False
         self._seen = current
@@ -46,5 +52,5 @@ class RulesWatcher[T]:
             return False
         self._apply(loaded)
         metrics.RULES_RELOADS.labels(rules=self.kind).inc()
-        log.info("%s rules reloaded from %s", self.kind, self.folder)
+        log.info("%s rules reloaded", self.kind)
         return True

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -55,11 +56,6 @@ class Settings(BaseSettings):
     writer_flush_seconds: float = Field(
         default=0.2, gt=0, description="Longest an event waits in the queue before a write."
     )
-    max_inspect_bytes: int = Field(
-        default=8 << 20,
-        ge=0,
-        description="Largest request body held for inspection; larger ones stream uninspected.",
-    )
     rules_reload_seconds: float = Field(
         default=2.0, ge=0, description="How often the proxy checks the rules for changes (0: off)."
     )
@@ -72,6 +68,39 @@ class Settings(BaseSettings):
         default=3600,
         ge=0,
         description="How long a host whose client rejected our CA is passed through (0: never).",
+    )
+    dlp_engine: Literal["auto", "hyperscan", "python"] = Field(
+        default="auto",
+        description="DLP scan engine: hyperscan, python (fallback), or auto (Hyperscan if there).",
+    )
+    dlp_fingerprint_key: str = Field(
+        default="",
+        description="Secret key for DLP finding fingerprints (HMAC-SHA256). "
+        "Empty: a random key kept in the data dir (dlp-fingerprint.key).",
+    )
+    dlp_keywords: str = Field(
+        default="",
+        description="Comma-separated confidential keywords (project code names) DLP reports.",
+    )
+    dlp_redact_all: bool = Field(
+        default=False,
+        description="Mask every DLP finding in uploads to AI services before they leave.",
+    )
+    dlp_max_body_bytes: int = Field(
+        default=8 * 1024 * 1024,
+        ge=1024,
+        description="Largest request body DLP buffers and scans; a larger one is a finding.",
+    )
+    dlp_max_decoded_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        ge=1024,
+        description="Cap on a body's decompressed size; past it DLP flags a decompression bomb.",
+    )
+    dlp_max_depth: int = Field(
+        default=3,
+        ge=0,
+        le=10,
+        description="How deep DLP follows nested content (base64 in JSON, files in multipart).",
     )
 
     @field_validator("data_dir", "rules_dir")

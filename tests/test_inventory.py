@@ -19,7 +19,7 @@ def test_migrations_create_the_schema(core: Core) -> None:
     tables = set(inspect(core.engine).get_table_names())
     assert {"services", "detections", "alembic_version"} <= tables
     with core.engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0004"
 
 
 def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:

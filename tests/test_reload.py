@@ -30,7 +30,7 @@ def test_reload_applies_changes_and_keeps_the_last_good_catalog(tmp_path: Path) 
     shutil.copytree(RULES_DIR, rules)
     ref = CatalogRef(load_catalog(rules))
     watcher: RulesWatcher[HostIndex] = RulesWatcher(
-        rules,
+        [rules],
         kind="services",
         load=lambda: load_catalog(rules),
         apply=lambda c: setattr(ref, "current", c),

@@ -14,6 +14,19 @@ def new_event_id() -> str:
     return f"{time.time_ns() // 1_000_000:012x}{secrets.token_hex(10)}"
 
 
+@dataclass(frozen=True, slots=True)
+class FindingRecord:
+    """DLP findings of one detector and value in one upload, counted, never the value."""
+
+    detector: str
+    category: str
+    severity: str
+    count: int
+    preview: str
+    fingerprint: str
+    location: str
+
+
 @dataclass(slots=True)
 class DetectionEvent:
     """A flow to an AI service, as recorded in the inventory."""
@@ -37,11 +50,34 @@ class DetectionEvent:
     client: str | None = None
     model: str | None = None
     account: str | None = None
+    action: str = "monitor"
+    rule_id: str | None = None
+    groups: str = ""  # the user's groups, comma-separated
+    tenant_restricted: bool = False
+    findings: tuple[FindingRecord, ...] = ()
     id: str = field(default_factory=new_event_id)
+
+    @property
+    def data_classes(self) -> str:
+        """The sensitive data categories in the upload, e.g. ``pii,secret``."""
+        return ",".join(sorted({f.category for f in self.findings}))
 
     def detection_row(self) -> dict[str, Any]:
         """The columns of the ``detections`` table."""
-        row = asdict(self)
-        for catalog_only in ("service_name", "vendor", "category"):
-            del row[catalog_only]
+        row = {k: getattr(self, k) for k in _DETECTION_COLUMNS}
+        row["data_classes"] = self.data_classes
         return row
+
+    def finding_rows(self) -> list[dict[str, Any]]:
+        """The rows of the ``findings`` table for this detection."""
+        return [
+            {"detection_id": self.id, "seq": n, "ts": self.ts, **asdict(f)}
+            for n, f in enumerate(self.findings)
+        ]
+
+
+_DETECTION_COLUMNS = tuple(
+    name
+    for name in DetectionEvent.__dataclass_fields__
+    if name not in ("service_name", "vendor", "category", "findings")
+)

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import BigInteger, DateTime, Float, Index, Integer, String
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -69,9 +79,53 @@ class Detection(Base):
     client: Mapped[str | None] = mapped_column(String(64))
     model: Mapped[str | None] = mapped_column(String(200))
     account: Mapped[str | None] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(16), default="monitor")
+    data_classes: Mapped[str] = mapped_column(String(64), default="")
+    rule_id: Mapped[str | None] = mapped_column(String(64))
+    groups: Mapped[str] = mapped_column(String(255), default="")
+    tenant_restricted: Mapped[bool] = mapped_column(Boolean, default=False)
     method: Mapped[str] = mapped_column(String(16))
     host: Mapped[str] = mapped_column(String(255))
     path: Mapped[str] = mapped_column(String(2048))
     request_bytes: Mapped[int] = mapped_column(BigInteger)
     status: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(String(512))
+
+
+class FindingRow(Base):
+    """What DLP found in one detection's upload: never the value, only how to recognise it."""
+
+    __tablename__ = "findings"
+    __table_args__ = (
+        Index("ix_findings_detector_ts", "detector", "ts"),
+        Index("ix_findings_fingerprint", "fingerprint"),
+    )
+
+    detection_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("detections.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    ts: Mapped[datetime] = mapped_column(UTCDateTime())
+    detector: Mapped[str] = mapped_column(String(64))
+    category: Mapped[str] = mapped_column(String(16))
+    severity: Mapped[str] = mapped_column(String(16))
+    count: Mapped[int] = mapped_column(Integer)
+    preview: Mapped[str] = mapped_column(String(64))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    location: Mapped[str] = mapped_column(String(256))
+
+
+class Justification(Base):
+    """A user's reason for continuing past a coaching page: evidence for the review."""
+
+    __tablename__ = "justifications"
+    __table_args__ = (Index("ix_justifications_service_ts", "service_id", "ts"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    ts: Mapped[datetime] = mapped_column(UTCDateTime())
+    user: Mapped[str | None] = mapped_column(String(255))
+    client_ip: Mapped[str] = mapped_column(String(64))
+    service_id: Mapped[str] = mapped_column(String(255))
+    rule_id: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    allowed_until: Mapped[datetime] = mapped_column(UTCDateTime())

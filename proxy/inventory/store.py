@@ -13,7 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from proxy.inventory.events import DetectionEvent
-from proxy.inventory.models import Detection, ServiceSeen
+from proxy.inventory.models import Detection, FindingRow, ServiceSeen
 
 
 def _insert_for(session: Session, model: type[Any]) -> Any:
@@ -40,6 +40,8 @@ def record_detections(session: Session, *, events: Sequence[DetectionEvent]) -> 
         session.scalars(insert.returning(Detection.id), [e.detection_row() for e in events])
     )
     fresh = [e for e in events if e.id in inserted]
+    if finding_rows := [row for e in fresh for row in e.finding_rows()]:
+        session.execute(_insert_for(session, FindingRow), finding_rows)
     for row in _service_totals(fresh):
         _upsert_service(session, row)
     return len(fresh)
@@ -103,16 +105,20 @@ class DetectionFilter:
     until: datetime | None = None
 
 
+def _cursor(ts: datetime, key: str) -> str:
+    return base64.urlsafe_b64encode(f"{ts.isoformat()}|{key}".encode()).decode()
+
+
 def encode_cursor(row: Detection) -> str:
     """An opaque cursor pointing just after ``row`` in newest-first order."""
-    return base64.urlsafe_b64encode(f"{row.ts.isoformat()}|{row.id}".encode()).decode()
+    return _cursor(row.ts, row.id)
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
     """The (ts, id) a cursor points after; ValueError when it is not one of ours."""
     try:
-        ts, _, event_id = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
-        return datetime.fromisoformat(ts), event_id
+        ts, _, key = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
+        return datetime.fromisoformat(ts), key
     except (ValueError, UnicodeDecodeError) as exc:
         raise ValueError("malformed cursor") from exc
 
@@ -144,3 +150,50 @@ def list_detections(
     ).all()
     page = rows[:limit]
     return page, encode_cursor(page[-1]) if len(rows) > limit else None
+
+
+@dataclass(frozen=True, slots=True)
+class FindingFilter:
+    """What an analyst narrows findings by; ``None`` means no constraint."""
+
+    detector: str | None = None
+    category: str | None = None
+    severity: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def list_findings(
+    session: Session, *, filters: FindingFilter, limit: int, cursor: str | None = None
+) -> tuple[Sequence[FindingRow], str | None]:
+    """A page of findings, newest first, and the cursor of the next page (None at the end)."""
+    query = select(FindingRow)
+    for column, value in (
+        (FindingRow.detector, filters.detector),
+        (FindingRow.category, filters.category),
+        (FindingRow.severity, filters.severity),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if filters.since is not None:
+        query = query.where(FindingRow.ts >= filters.since)
+    if filters.until is not None:
+        query = query.where(FindingRow.ts < filters.until)
+    if cursor is not None:
+        ts, key = decode_cursor(cursor)
+        detection_id, _, seq = key.partition("/")
+        after = and_(FindingRow.ts == ts, FindingRow.detection_id == detection_id)
+        query = query.where(
+            or_(
+                FindingRow.ts < ts,
+                and_(FindingRow.ts == ts, FindingRow.detection_id < detection_id),
+                and_(after, FindingRow.seq > int(seq or 0)),
+            )
+        )
+    order = (FindingRow.ts.desc(), FindingRow.detection_id.desc(), FindingRow.seq)
+    rows: Sequence[FindingRow] = session.scalars(query.order_by(*order).limit(limit + 1)).all()
+    page = rows[:limit]
+    if len(rows) <= limit:
+        return page, None
+    last = page[-1]
+    return page, _cursor(last.ts, f"{last.detection_id}/{last.seq}")

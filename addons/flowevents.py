@@ -1,0 +1,67 @@
+"""Building inventory events from mitmproxy flows; shared by the addons that record."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from mitmproxy import http
+
+from addons.flowmeta import ACTION, REPORT
+from proxy.catalog import Match
+from proxy.inspection import finding_records
+from proxy.inventory.events import DetectionEvent
+
+
+def request_path(request: http.Request) -> str:
+    """The path without its query string, which may carry tokens."""
+    return request.path.partition("?")[0]
+
+
+def declared_size(request: http.Request) -> int:
+    """The Content-Length the client announced, 0 when it announced none."""
+    length = request.headers.get("content-length", "")
+    return int(length) if length.isdigit() else 0
+
+
+def detection_event(flow: http.HTTPFlow, match: Match, **overrides: object) -> DetectionEvent:
+    """The inventory record of ``flow``: never the query string, a password or a raw value."""
+    request = flow.request
+    service = match.service
+    report = flow.metadata.get(REPORT)
+    event = DetectionEvent(
+        ts=datetime.fromtimestamp(request.timestamp_start, UTC),
+        client_ip=flow.client_conn.peername[0] if flow.client_conn.peername else "",
+        user=_username(flow),
+        service_id=service.id,
+        service_name=service.name,
+        vendor=service.vendor,
+        category=service.category,
+        evidence=match.evidence,
+        method=request.method[:16],
+        host=request.pretty_host[:255],
+        path=request_path(request)[:2048],
+        request_bytes=_request_bytes(request),
+        status=flow.response.status_code if flow.response else None,
+        error=flow.error.msg[:512] if flow.error else None,
+        confidence=match.confidence,
+        signals=",".join(match.signals),
+        client=match.client,
+        model=match.model,
+        account=match.account,
+        action=flow.metadata.get(ACTION, "monitor"),
+        findings=finding_records(report.findings) if report else (),
+    )
+    for name, value in overrides.items():
+        setattr(event, name, value)
+    return event
+
+
+def _username(flow: http.HTTPFlow) -> str | None:
+    credentials = flow.metadata.get("proxyauth")
+    return str(credentials[0])[:255] if credentials else None
+
+
+def _request_bytes(request: http.Request) -> int:
+    if request.raw_content is not None and not request.stream:
+        return len(request.raw_content)
+    return declared_size(request)
