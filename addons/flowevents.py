@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from mitmproxy import http
 
-from addons.flowmeta import ACTION, REPORT
+from addons.flowmeta import ACTION, DECISION, IDENTITY, REPORT, TENANT
 from proxy.catalog import Match
 from proxy.inspection import finding_records
 from proxy.inventory.events import DetectionEvent
@@ -28,10 +28,12 @@ def detection_event(flow: http.HTTPFlow, match: Match, **overrides: object) -> D
     request = flow.request
     service = match.service
     report = flow.metadata.get(REPORT)
+    identity = flow.metadata.get(IDENTITY)
+    decision = flow.metadata.get(DECISION)
     event = DetectionEvent(
         ts=datetime.fromtimestamp(request.timestamp_start, UTC),
         client_ip=flow.client_conn.peername[0] if flow.client_conn.peername else "",
-        user=_username(flow),
+        user=identity.user if identity else _username(flow),
         service_id=service.id,
         service_name=service.name,
         vendor=service.vendor,
@@ -41,6 +43,7 @@ def detection_event(flow: http.HTTPFlow, match: Match, **overrides: object) -> D
         host=request.pretty_host[:255],
         path=request_path(request)[:2048],
         request_bytes=_request_bytes(request),
+        response_bytes=_response_bytes(flow.response),
         status=flow.response.status_code if flow.response else None,
         error=flow.error.msg[:512] if flow.error else None,
         confidence=match.confidence,
@@ -48,7 +51,11 @@ def detection_event(flow: http.HTTPFlow, match: Match, **overrides: object) -> D
         client=match.client,
         model=match.model,
         account=match.account,
-        action=flow.metadata.get(ACTION, "monitor"),
+        action=flow.metadata.get(ACTION) or (decision.action if decision else "monitor"),
+        rule_id=decision.rule_id if decision else None,
+        enforced=decision.enforced if decision else True,
+        groups=",".join(sorted(identity.groups))[:255] if identity else "",
+        tenant_restricted=bool(flow.metadata.get(TENANT)),
         findings=finding_records(report.findings) if report else (),
     )
     for name, value in overrides.items():
@@ -65,3 +72,13 @@ def _request_bytes(request: http.Request) -> int:
     if request.raw_content is not None and not request.stream:
         return len(request.raw_content)
     return declared_size(request)
+
+
+def _response_bytes(response: http.Response | None) -> int:
+    """Bytes down: the body when it was held, else the Content-Length announced."""
+    if response is None:
+        return 0
+    if response.raw_content is not None and not response.stream:
+        return len(response.raw_content)
+    length = response.headers.get("content-length", "")
+    return int(length) if length.isdigit() else 0

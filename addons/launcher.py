@@ -13,14 +13,16 @@ from mitmproxy.tools.main import process_options
 
 from addons.announcer import Announcer
 from addons.discovery import Discovery
+from addons.enforcement import Enforcement
 from addons.inspection import Inspection
 from addons.recorder import Recorder
 from addons.rulesreloader import RulesReloader
 from addons.tlsdiscovery import TlsDiscovery
 from proxy.catalog import load_catalog
 from proxy.dlp import config as dlp_config
+from proxy.policy.coaching import CoachGrants
 from proxy.reload import RulesWatcher
-from proxy.runtime import CatalogRef, Core
+from proxy.runtime import CatalogRef, Core, PolicyRef
 
 # mitmproxy's own names, so `shadowlens ca` and the proxy agree on one CA.
 CA_BASENAME = "mitmproxy"
@@ -33,12 +35,8 @@ def shadowlens_addons(core: Core) -> list[object]:
     rules = settings.rules_dir
     writer = core.writer()
     catalog = CatalogRef(core.catalog())
-    inspection = Inspection(
-        dlp_config.scanner(settings),
-        dlp_config.limits(settings),
-        writer,
-        redact_all=settings.dlp_redact_all,
-    )
+    inspection = Inspection(dlp_config.scanner(settings), dlp_config.limits(settings))
+    policy = PolicyRef(settings)
     watchers: list[RulesWatcher[Any]] = [
         RulesWatcher(
             [rules / "services", rules / "shared_hosts.yaml", rules / "clients.yaml"],
@@ -52,6 +50,12 @@ def shadowlens_addons(core: Core) -> list[object]:
             load=lambda: dlp_config.scanner(settings),
             apply=lambda new: setattr(inspection, "scanner", new),
         ),
+        RulesWatcher(
+            [settings.policy_file, settings.identity_file],
+            kind="policy",
+            load=policy.load,
+            apply=policy.apply,
+        ),
     ]
     return [
         Recorder(writer),
@@ -64,6 +68,7 @@ def shadowlens_addons(core: Core) -> list[object]:
         ),
         Discovery(catalog, writer, max_body=settings.dlp_max_body_bytes),
         inspection,
+        Enforcement(policy, writer, CoachGrants()),
         Announcer(),
     ]
 

@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
-from fastapi import Depends, FastAPI, Response
+from fastapi import FastAPI, Request, Response, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.deps import require_token
-from api.routes import detections, findings, health, services
+from api.routes import audit, detections, findings, health, reports, services, summary, users
+from proxy.catalog import HostIndex
 
 API_PREFIX = "/api/v1"
 
 
-def create_app(*, sessions: sessionmaker[Session], tokens: frozenset[str]) -> FastAPI:
-    """The SOC API over ``sessions``; every /api route needs one of ``tokens``."""
+def create_app(
+    *,
+    sessions: sessionmaker[Session],
+    tokens: frozenset[str],
+    catalog: HostIndex | None = None,
+) -> FastAPI:
+    """The SOC API over ``sessions``; ``tokens`` are bootstrap tokens with the admin role.
+
+    Every /api route depends on a role (see ``api.deps.require``); ``catalog`` supplies the
+    default risk of services nobody has reviewed.
+    """
     app = FastAPI(
         title="shadowlens",
         summary="Shadow-AI inventory: which AI services are used, by whom, with what data.",
@@ -21,13 +32,21 @@ def create_app(*, sessions: sessionmaker[Session], tokens: frozenset[str]) -> Fa
     )
     app.state.sessions = sessions
     app.state.tokens = tokens
+    app.state.catalog = catalog
     app.include_router(health.router)
-    guarded = [Depends(require_token)]
-    app.include_router(services.router, prefix=API_PREFIX, dependencies=guarded)
-    app.include_router(detections.router, prefix=API_PREFIX, dependencies=guarded)
-    app.include_router(findings.router, prefix=API_PREFIX, dependencies=guarded)
+    for module in (services, detections, findings, users, summary, reports, audit):
+        app.include_router(module.router, prefix=API_PREFIX)
+    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_api_route("/metrics", _metrics, include_in_schema=False)
     return app
+
+
+async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    """Bad input gets the same body as every other error: ``{"detail": "..."}``."""
+    problems = "; ".join(
+        f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}" for error in exc.errors()
+    )
+    return JSONResponse({"detail": problems}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
 
 
 def _metrics() -> Response:

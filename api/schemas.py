@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -20,10 +22,63 @@ class ServiceOut(BaseModel):
     last_seen: datetime
     requests: int = Field(examples=[42])
     bytes_up: int = Field(examples=[18231])
+    bytes_down: int = Field(examples=[90211])
+    users: int = Field(examples=[7], description="Distinct users seen using it.")
+    data_classes: list[str] = Field(
+        examples=[["pii", "secret"]], description="Sensitive data categories seen going to it."
+    )
+    status: str = Field(
+        examples=["tolerated"], description="sanctioned, tolerated, unsanctioned or unknown."
+    )
+    owner: str | None = Field(examples=["jane.doe@example.com"])
+    justification: str | None = Field(examples=["Marketing copy drafts; no customer data."])
+    risk_score: int = Field(examples=[55], description="0 (low) to 100 (high).")
+    risk_factors: list[RiskFactor]
+    risk_source: str = Field(
+        examples=["catalog"], description="catalog (from the service's facts) or review."
+    )
+    review_due: datetime | None
+    reviewed_at: datetime | None
+    notes: str | None
+    updated_by: str | None = Field(description="Who last changed the governance record.")
+
+
+class RiskFactor(BaseModel):
+    """One contribution to a risk score, and why."""
+
+    name: str = Field(examples=["training"])
+    points: int = Field(examples=[25])
+    reason: str = Field(default="", examples=["inputs train models by default"])
 
 
 class ServiceList(BaseModel):
     items: list[ServiceOut]
+
+
+class GovernancePatch(BaseModel):
+    """Changes to a service's governance record; fields left out stay as they are."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "status": "unsanctioned",
+                    "owner": "ciso@example.com",
+                    "justification": "Trains on inputs; use the sanctioned assistant instead.",
+                    "review_due": "2027-03-01T00:00:00Z",
+                }
+            ]
+        },
+    )
+
+    status: Literal["sanctioned", "tolerated", "unsanctioned", "unknown"] | None = None
+    owner: str | None = Field(default=None, max_length=255)
+    justification: str | None = Field(default=None, max_length=4000)
+    risk_score: int | None = Field(default=None, ge=0, le=100)
+    risk_factors: list[RiskFactor] | None = None
+    review_due: datetime | None = None
+    notes: str | None = Field(default=None, max_length=4000)
 
 
 class DetectionOut(BaseModel):
@@ -53,12 +108,20 @@ class DetectionOut(BaseModel):
     request_bytes: int
     status: int | None = Field(examples=[200])
     error: str | None = None
-    action: str = Field(examples=["redact"], description="monitor, redact or block.")
+    action: str = Field(examples=["redact"], description="allow, monitor, coach, redact or block.")
+    rule_id: str | None = Field(
+        examples=["redact-secrets"], description="The policy rule that decided the action."
+    )
+    enforced: bool = Field(description="False when the policy ran in dry-run mode.")
+    groups: list[str] = Field(examples=[["engineering"]], description="The user's groups.")
+    tenant_restricted: bool = Field(
+        description="Tenant-restriction headers were inserted on this request."
+    )
     data_classes: list[str] = Field(
         examples=[["pii", "secret"]], description="Sensitive data categories in the upload."
     )
 
-    @field_validator("signals", "data_classes", mode="before")
+    @field_validator("signals", "data_classes", "groups", mode="before")
     @classmethod
     def _split(cls, value: object) -> object:
         return [s for s in value.split(",") if s] if isinstance(value, str) else value
@@ -103,3 +166,82 @@ class FindingPage(BaseModel):
     next_cursor: str | None = Field(
         description="Pass as `cursor` for the next page; null at the end."
     )
+
+
+class Ranked(BaseModel):
+    """One entry of a top-N list: requests for services and users, findings for detectors."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    key: str = Field(examples=["chatgpt"])
+    count: int = Field(examples=[1234])
+
+
+class SummaryOut(BaseModel):
+    """What happened in a time range, counted from the hourly rollups (whole hours)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    since: datetime
+    until: datetime
+    requests: int = Field(examples=[18233])
+    bytes_up: int
+    bytes_down: int
+    findings: int = Field(examples=[41], description="DLP findings in uploads.")
+    services: int = Field(examples=[23], description="Distinct services used.")
+    users: int = Field(examples=[310], description="Distinct users.")
+    blocked: int = Field(examples=[12])
+    redacted: int = Field(examples=[30])
+    by_action: dict[str, int] = Field(examples=[{"monitor": 18191, "block": 12, "redact": 30}])
+    new_services: list[str] = Field(
+        examples=[["perplexity"]], description="First seen in this range."
+    )
+    top_services: list[Ranked]
+    top_users: list[Ranked] | None = Field(description="null for the viewer role.")
+    top_detectors: list[Ranked]
+
+
+class UserOut(BaseModel):
+    """A user of AI services: identity, groups, first and last seen, requests in the range."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str = Field(examples=["alice"])
+    groups: list[str] = Field(examples=[["engineering"]])
+    first_seen: datetime
+    last_seen: datetime
+    requests: int
+    bytes_up: int
+
+    @field_validator("groups", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        return [s for s in value.split(",") if s] if isinstance(value, str) else value
+
+
+class UserList(BaseModel):
+    items: list[UserOut]
+
+
+class AuditOut(BaseModel):
+    """One change made through the API or the CLI."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    ts: datetime
+    actor: str = Field(examples=["token:3f2a9c0d1e2b4a5c:soc-admin"])
+    action: str = Field(examples=["governance.update"])
+    target: str = Field(examples=["chatgpt"])
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+    @field_validator("before", "after", mode="before")
+    @classmethod
+    def _parse(cls, value: object) -> object:
+        return json.loads(value) if isinstance(value, str) else value
+
+
+class AuditPage(BaseModel):
+    items: list[AuditOut]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page.")

@@ -25,6 +25,8 @@ from proxy.catalog.classify import classify_request
 from proxy.catalog.risk import risk_of
 from proxy.dlp import cli as dlp_cli
 from proxy.errors import RulesError
+from proxy.inventory import cli as inventory_cli
+from proxy.policy import cli as policy_cli
 from proxy.runtime import Core, load_catalog_counted
 from proxy.settings import Settings
 
@@ -78,6 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     ca.set_defaults(func=cmd_ca)
     _add_classify(sub)
     dlp_cli.register(sub)
+    inventory_cli.register(sub)
+    policy_cli.register(sub)
     rules = sub.add_parser("rules", help="check the rules files")
     rules_sub = rules.add_subparsers(dest="rules_command", required=True, metavar="COMMAND")
     lint = rules_sub.add_parser(
@@ -216,7 +220,7 @@ def _start_api(core: Core) -> EmbeddedServer:
             f"shadowlens: no SHADOWLENS_API_TOKENS set; this run's API token is {token}",
             flush=True,
         )
-    app = create_app(sessions=core.sessions, tokens=tokens)
+    app = create_app(sessions=core.sessions, tokens=tokens, catalog=core.catalog())
     return build_server(app, host=core.settings.api_host, port=core.settings.api_port)
 
 

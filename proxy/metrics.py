@@ -30,6 +30,14 @@ WRITE_ERRORS = Counter(
     "shadowlens_write_errors_total",
     "Failed database writes; the batch is kept and retried.",
 )
+EVENTS_SPOOLED = Counter(
+    "shadowlens_events_spooled_total",
+    "Inventory events appended to the spool file because the database refused them.",
+)
+SPOOL_BYTES = Gauge(
+    "shadowlens_spool_bytes",
+    "Size of the inventory spool file waiting to be replayed.",
+)
 WRITE_SECONDS = Histogram(
     "shadowlens_write_batch_seconds",
     "Time to write one batch of inventory events.",
@@ -76,4 +84,19 @@ DLP_FAILURES = Counter(
     "shadowlens_dlp_failures_total",
     "Uploads that could not be fully inspected or redacted, by reason; see the action taken.",
     ["reason"],
+)
+DECISIONS = Counter(
+    "shadowlens_policy_decisions_total",
+    "Policy decisions on flows to AI services, by action and whether it was enforced.",
+    ["action", "enforced"],
+)
+TENANT_RESTRICTIONS = Counter(
+    "shadowlens_tenant_restrictions_total",
+    "Requests that got tenant-restriction headers inserted, by restriction id.",
+    ["restriction"],
+)
+RETENTION_PURGED = Counter(
+    "shadowlens_retention_purged_total",
+    "Rows deleted because their table's retention expired them, by table.",
+    ["table"],
 )

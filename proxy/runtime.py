@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,11 @@ from proxy.inventory import store
 from proxy.inventory.db import make_engine, session_factory
 from proxy.inventory.events import DetectionEvent
 from proxy.inventory.migrate import upgrade
+from proxy.inventory.retention import RetentionDays, RetentionTask
+from proxy.inventory.spool import SPOOL_NAME, Spool
 from proxy.inventory.writer import InventoryWriter
+from proxy.policy import IdentityResolver, Policy, load_identities, load_policy
+from proxy.policy.model import Conditions, Rule, TenantRestriction
 from proxy.settings import Settings
 
 
@@ -25,6 +30,48 @@ class CatalogRef:
 
     def __init__(self, catalog: HostIndex) -> None:
         self.current = catalog
+
+
+class PolicyRef:
+    """The policy, identity resolver and tenant restrictions in force; swapped whole."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.current, self.resolver, self.tenant_hosts = self.load()
+
+    def load(self) -> tuple[Policy, IdentityResolver, dict[str, list[TenantRestriction]]]:
+        """Read the policy and identity files; RulesError when either is bad."""
+        settings = self.settings
+        policy = load_policy(settings.policy_file)
+        if settings.dlp_redact_all:
+            policy = dataclasses.replace(policy, rules=(REDACT_ALL, *policy.rules))
+        addresses, groups = load_identities(settings.identity_file)
+        resolver = IdentityResolver(
+            addresses=addresses,
+            groups=groups,
+            trusted_proxies=settings.trusted_networks,
+            user_header=settings.trusted_user_header,
+        )
+        tenant_hosts: dict[str, list[TenantRestriction]] = {}
+        for restriction in policy.tenant_restrictions:
+            for host in restriction.hosts:
+                tenant_hosts.setdefault(host, []).append(restriction)
+        return policy, resolver, tenant_hosts
+
+    def apply(
+        self, loaded: tuple[Policy, IdentityResolver, dict[str, list[TenantRestriction]]]
+    ) -> None:
+        self.current, self.resolver, self.tenant_hosts = loaded
+
+
+# SHADOWLENS_DLP_REDACT_ALL, as a rule: first, and failing closed.
+REDACT_ALL = Rule(
+    id="dlp-redact-all",
+    action="redact",
+    when=Conditions(data=frozenset({"secret", "pii", "code", "keyword"})),
+    on_inspection_error="block",
+    description="every sensitive value is masked before it leaves",
+)
 
 
 def load_catalog_counted(rules_dir: Path) -> HostIndex:
@@ -63,12 +110,29 @@ class Core:
             return store.record_detections(session, events=events)
 
     def writer(self) -> InventoryWriter:
-        """A writer feeding this core's database, sized by the settings."""
+        """A writer feeding this core's database, sized by the settings, with its spool."""
+        settings = self.settings
         return InventoryWriter(
             self.record,
-            queue_size=self.settings.writer_queue_size,
-            batch_size=self.settings.writer_batch_size,
-            flush_seconds=self.settings.writer_flush_seconds,
+            queue_size=settings.writer_queue_size,
+            batch_size=settings.writer_batch_size,
+            flush_seconds=settings.writer_flush_seconds,
+            spool=self.spool(),
+        )
+
+    def spool(self) -> Spool | None:
+        """The spool file in the data dir, or None when the settings turn it off."""
+        if self.settings.spool_max_bytes == 0:
+            return None
+        path = self.settings.data_dir / SPOOL_NAME
+        return Spool(path, max_bytes=self.settings.spool_max_bytes)
+
+    def retention(self) -> RetentionTask:
+        """The background purge of what the retention settings expire."""
+        return RetentionTask(
+            self.sessions,
+            days=RetentionDays.from_settings(self.settings),
+            interval=self.settings.retention_interval_seconds,
         )
 
     def close(self) -> None:

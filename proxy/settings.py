@@ -5,6 +5,7 @@ Every field here is documented in the README's settings table; a test enforces i
 
 from __future__ import annotations
 
+import ipaddress
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -56,6 +57,42 @@ class Settings(BaseSettings):
     writer_flush_seconds: float = Field(
         default=0.2, gt=0, description="Longest an event waits in the queue before a write."
     )
+    spool_max_bytes: int = Field(
+        default=1024 * 1024 * 1024,
+        ge=0,
+        description="Cap on the spool file that keeps events while the database is away; "
+        "past it events are dropped and counted (0: no spool, retry in memory).",
+    )
+    retention_detections_days: int = Field(
+        default=0, ge=0, description="Detections older than this are purged (0: kept forever)."
+    )
+    retention_findings_days: int = Field(
+        default=0, ge=0, description="DLP findings older than this are purged (0: kept forever)."
+    )
+    retention_justifications_days: int = Field(
+        default=0,
+        ge=0,
+        description="Coaching justifications older than this are purged (0: kept forever).",
+    )
+    retention_interval_seconds: float = Field(
+        default=3600, gt=0, description="How often the proxy purges what retention expires."
+    )
+    policy_file: Path = Field(
+        default=PROJECT_ROOT / "rules" / "policy.yaml",
+        description="The policy: service status, rules, exemptions, tenant restrictions.",
+    )
+    identity_file: Path = Field(
+        default=PROJECT_ROOT / "rules" / "identities.yaml",
+        description="Address-to-user and network-to-department map, and users' groups.",
+    )
+    trusted_proxies: str = Field(
+        default="",
+        description="Comma-separated CIDRs whose user header and X-Forwarded-For are believed.",
+    )
+    trusted_user_header: str = Field(
+        default="X-Authenticated-User",
+        description="Header naming the user, accepted only from trusted proxies.",
+    )
     rules_reload_seconds: float = Field(
         default=2.0, ge=0, description="How often the proxy checks the rules for changes (0: off)."
     )
@@ -103,7 +140,14 @@ class Settings(BaseSettings):
         description="How deep DLP follows nested content (base64 in JSON, files in multipart).",
     )
 
-    @field_validator("data_dir", "rules_dir")
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _cidrs(cls, value: str) -> str:
+        for cidr in filter(None, (c.strip() for c in value.split(","))):
+            ipaddress.ip_network(cidr, strict=False)  # ValueError names the bad one
+        return value
+
+    @field_validator("data_dir", "rules_dir", "policy_file", "identity_file")
     @classmethod
     def _absolute(cls, value: Path) -> Path:
         return value.expanduser().resolve()
@@ -117,6 +161,15 @@ class Settings(BaseSettings):
     def token_set(self) -> frozenset[str]:
         """The configured API tokens, blanks removed."""
         return frozenset(t.strip() for t in self.api_tokens.split(",") if t.strip())
+
+    @cached_property
+    def trusted_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        """The trusted proxies' networks."""
+        return [
+            ipaddress.ip_network(c.strip(), strict=False)
+            for c in self.trusted_proxies.split(",")
+            if c.strip()
+        ]
 
     @cached_property
     def no_decrypt_set(self) -> frozenset[str]:

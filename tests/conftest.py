@@ -41,7 +41,8 @@ def postgres_url() -> Iterator[str]:
     """A throwaway PostgreSQL database, dropped afterwards."""
     admin_url = _postgres_or_skip()
     name = f"shadowlens_test_{secrets.token_hex(6)}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    # pre-ping: a test may restart the server, leaving the pooled connection dead
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     try:

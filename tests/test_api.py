@@ -8,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from proxy.inventory import tokens
 from proxy.runtime import Core
 from tests.factories import T0, detection_event
 
@@ -26,6 +27,32 @@ def _api_routes(client: TestClient) -> list[tuple[str, str]]:
     return [(m.upper(), p) for p, ops in paths.items() for m in ops if p.startswith("/api/")]
 
 
+# The least role each route needs. A route missing here fails the test below, so a new
+# route cannot ship without a decision on who may call it.
+ROUTE_ROLES = {
+    ("GET", "/api/v1/services"): "viewer",
+    ("GET", "/api/v1/services/{service_id}"): "viewer",
+    ("PATCH", "/api/v1/services/{service_id}"): "admin",
+    ("GET", "/api/v1/summary"): "viewer",
+    ("GET", "/api/v1/reports/iso42001"): "viewer",
+    ("GET", "/api/v1/detections"): "analyst",
+    ("GET", "/api/v1/detections/export"): "analyst",
+    ("GET", "/api/v1/findings"): "analyst",
+    ("GET", "/api/v1/findings/export"): "analyst",
+    ("GET", "/api/v1/users"): "analyst",
+    ("GET", "/api/v1/audit"): "admin",
+}
+
+
+def role_tokens(core: Core) -> dict[str, str]:
+    """A stored token for each role."""
+    with core.sessions.begin() as session:
+        return {
+            role: tokens.create_token(session, name=f"test-{role}", role=role, actor="test")[1]
+            for role in tokens.ROLES
+        }
+
+
 def test_every_api_route_requires_a_valid_token(client: TestClient) -> None:
     routes = _api_routes(client)
     assert len(routes) >= 2
@@ -34,7 +61,33 @@ def test_every_api_route_requires_a_valid_token(client: TestClient) -> None:
             response = client.request(method, path, headers=headers)
             assert response.status_code == 401, (method, path, headers)
             assert response.headers["www-authenticate"] == "Bearer"
-        assert client.request(method, path, headers=AUTH).status_code == 200, (method, path)
+
+
+def test_every_api_route_has_a_role_and_enforces_it(client: TestClient, core: Core) -> None:
+    core.record([detection_event(1)])
+    assert set(_api_routes(client)) == set(ROUTE_ROLES), "classify every new route here"
+    secrets_by_role = role_tokens(core)
+    body = {"notes": "role test"}
+    for (method, path), needed in ROUTE_ROLES.items():
+        url = path.replace("{service_id}", "chatgpt")
+        for role, secret in secrets_by_role.items():
+            headers = {"Authorization": f"Bearer {secret}"}
+            response = client.request(method, url, headers=headers, json=body)
+            allowed = tokens.role_at_least(role, needed)
+            expected = 200 if allowed else 403
+            assert response.status_code == expected, (method, path, role, response.text)
+        bootstrap = client.request(method, url, headers=AUTH, json=body)
+        assert bootstrap.status_code == 200, (method, path)  # bootstrap tokens are admin
+
+
+def test_a_revoked_token_is_refused_at_once(client: TestClient, core: Core) -> None:
+    with core.sessions.begin() as session:
+        row, secret = tokens.create_token(session, name="temp", role="viewer", actor="test")
+    headers = {"Authorization": f"Bearer {secret}"}
+    assert client.get("/api/v1/services", headers=headers).status_code == 200
+    with core.sessions.begin() as session:
+        tokens.revoke_token(session, token_id=row.id, actor="test")
+    assert client.get("/api/v1/services", headers=headers).status_code == 401
 
 
 def test_services_newest_first(client: TestClient, core: Core) -> None:

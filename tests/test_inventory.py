@@ -16,10 +16,17 @@ from tests.factories import T0, detection_event
 
 
 def test_migrations_create_the_schema(core: Core) -> None:
+    from alembic.script import ScriptDirectory
+
+    from proxy.inventory.migrate import alembic_config
+
     tables = set(inspect(core.engine).get_table_names())
-    assert {"services", "detections", "alembic_version"} <= tables
+    assert {"services", "detections", "alembic_version", "users", "governance"} <= tables
+    assert {"rollups_hourly", "audit_log", "api_tokens"} <= tables
+    head = ScriptDirectory.from_config(alembic_config(core.engine)).get_current_head()
+    assert head is not None and head >= "0005"
     with core.engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0004"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == head
 
 
 def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:

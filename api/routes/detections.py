@@ -1,38 +1,69 @@
-"""Detections: one row per flow to an AI service."""
+"""Detections: one row per flow to an AI service, with who, what and what we did."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi.responses import StreamingResponse
 
-from api.deps import SessionDep
-from api.schemas import DetectionOut, DetectionPage
-from proxy.inventory import store
+from api.deps import SessionDep, aware, require
+from api.schemas import DetectionOut, DetectionPage, ErrorBody
+from proxy.inventory import exports, store
 
-router = APIRouter(prefix="/detections", tags=["detections"])
+router = APIRouter(
+    prefix="/detections",
+    tags=["detections"],
+    dependencies=[Depends(require("analyst"))],
+    responses={422: {"model": ErrorBody, "description": "A bad filter or cursor."}},
+)
+
+
+def detection_filter(
+    service: Annotated[str | None, Query(description="Service id, e.g. chatgpt.")] = None,
+    user: Annotated[str | None, Query(description="User name as recorded.")] = None,
+    group: Annotated[str | None, Query(description="One of the user's groups.")] = None,
+    category: Annotated[str | None, Query(description="Service category.")] = None,
+    action: Annotated[
+        str | None, Query(description="monitor, coach, redact or block.", examples=["block"])
+    ] = None,
+    evidence: Annotated[str | None, Query(description="sni, host, header, path…")] = None,
+    detector: Annotated[str | None, Query(description="Has a finding of this detector.")] = None,
+    severity: Annotated[str | None, Query(description="Has a finding of this severity.")] = None,
+    since: Annotated[
+        datetime | None, Query(description="Inclusive lower bound (ISO 8601 with a zone).")
+    ] = None,
+    until: Annotated[
+        datetime | None, Query(description="Exclusive upper bound (ISO 8601 with a zone).")
+    ] = None,
+) -> store.DetectionFilter:
+    """The detection filters of a request."""
+    return store.DetectionFilter(
+        service=service,
+        user=user,
+        group=group,
+        category=category,
+        action=action,
+        evidence=evidence,
+        detector=detector,
+        severity=severity,
+        since=aware(since),
+        until=aware(until),
+    )
+
+
+FilterDep = Annotated[store.DetectionFilter, Depends(detection_filter)]
 
 
 @router.get("", response_model=DetectionPage)
 def list_detections(
     session: SessionDep,
-    service: Annotated[str | None, Query(description="Service id, e.g. chatgpt.")] = None,
-    user: Annotated[str | None, Query(description="User name as recorded.")] = None,
-    since: Annotated[
-        datetime | None, Query(description="Inclusive lower bound (ISO 8601).")
-    ] = None,
-    until: Annotated[
-        datetime | None, Query(description="Exclusive upper bound (ISO 8601).")
-    ] = None,
+    filters: FilterDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
 ) -> DetectionPage:
     """Detections newest first, filtered and paginated by cursor."""
-    for bound in (since, until):
-        if bound is not None and bound.tzinfo is None:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "give times with a zone")
-    filters = store.DetectionFilter(service=service, user=user, since=since, until=until)
     try:
         rows, next_cursor = store.list_detections(
             session, filters=filters, limit=limit, cursor=cursor
@@ -41,4 +72,26 @@ def list_detections(
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
     return DetectionPage(
         items=[DetectionOut.model_validate(r) for r in rows], next_cursor=next_cursor
+    )
+
+
+MEDIA = {"csv": "text/csv; charset=utf-8", "ndjson": "application/x-ndjson"}
+
+
+@router.get(
+    "/export",
+    response_class=StreamingResponse,
+    responses={200: {"content": {m: {} for m in MEDIA.values()}}},
+)
+def export_detections(
+    request: Request,
+    filters: FilterDep,
+    format: Annotated[str, Query(pattern="^(csv|ndjson)$", description="csv or ndjson.")] = "csv",
+) -> StreamingResponse:
+    """Every detection matching the filters, newest first, streamed as CSV or NDJSON."""
+    chunks = exports.export_detections(request.app.state.sessions, filters=filters, fmt=format)
+    return StreamingResponse(
+        chunks,
+        media_type=MEDIA[format],
+        headers={"Content-Disposition": f'attachment; filename="detections.{format}"'},
     )

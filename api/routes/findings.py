@@ -5,33 +5,58 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi.responses import StreamingResponse
 
-from api.deps import SessionDep
-from api.schemas import FindingOut, FindingPage
-from proxy.inventory import store
+from api.deps import SessionDep, aware, require
+from api.routes.detections import MEDIA
+from api.schemas import ErrorBody, FindingOut, FindingPage
+from proxy.inventory import exports, store
 
-router = APIRouter(prefix="/findings", tags=["findings"])
+router = APIRouter(
+    prefix="/findings",
+    tags=["findings"],
+    dependencies=[Depends(require("analyst"))],
+    responses={422: {"model": ErrorBody, "description": "A bad filter or cursor."}},
+)
+
+
+def finding_filter(
+    detector: Annotated[str | None, Query(description="Detector id.")] = None,
+    category: Annotated[str | None, Query(description="secret, pii, code, keyword, limit.")] = None,
+    severity: Annotated[str | None, Query(description="low, medium, high, critical.")] = None,
+    user: Annotated[str | None, Query(description="User of the detection.")] = None,
+    group: Annotated[str | None, Query(description="One of that user's groups.")] = None,
+    service: Annotated[str | None, Query(description="Service id.")] = None,
+    action: Annotated[str | None, Query(description="Action taken on the upload.")] = None,
+    since: Annotated[datetime | None, Query(description="Inclusive lower bound.")] = None,
+    until: Annotated[datetime | None, Query(description="Exclusive upper bound.")] = None,
+) -> store.FindingFilter:
+    """The finding filters of a request."""
+    return store.FindingFilter(
+        detector=detector,
+        category=category,
+        severity=severity,
+        user=user,
+        group=group,
+        service=service,
+        action=action,
+        since=aware(since),
+        until=aware(until),
+    )
+
+
+FilterDep = Annotated[store.FindingFilter, Depends(finding_filter)]
 
 
 @router.get("", response_model=FindingPage)
 def list_findings(
     session: SessionDep,
-    detector: Annotated[str | None, Query(description="Detector id.")] = None,
-    category: Annotated[str | None, Query(description="secret, pii, code, keyword, limit.")] = None,
-    severity: Annotated[str | None, Query(description="low, medium, high, critical.")] = None,
-    since: Annotated[datetime | None, Query(description="Inclusive lower bound.")] = None,
-    until: Annotated[datetime | None, Query(description="Exclusive upper bound.")] = None,
+    filters: FilterDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
 ) -> FindingPage:
     """Findings newest first, filtered and paginated by cursor."""
-    for bound in (since, until):
-        if bound is not None and bound.tzinfo is None:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "give times with a zone")
-    filters = store.FindingFilter(
-        detector=detector, category=category, severity=severity, since=since, until=until
-    )
     try:
         rows, next_cursor = store.list_findings(
             session, filters=filters, limit=limit, cursor=cursor
@@ -39,3 +64,22 @@ def list_findings(
     except ValueError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
     return FindingPage(items=[FindingOut.model_validate(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.get(
+    "/export",
+    response_class=StreamingResponse,
+    responses={200: {"content": {m: {} for m in MEDIA.values()}}},
+)
+def export_findings(
+    request: Request,
+    filters: FilterDep,
+    format: Annotated[str, Query(pattern="^(csv|ndjson)$", description="csv or ndjson.")] = "csv",
+) -> StreamingResponse:
+    """Every finding matching the filters, newest first, streamed as CSV or NDJSON."""
+    chunks = exports.export_findings(request.app.state.sessions, filters=filters, fmt=format)
+    return StreamingResponse(
+        chunks,
+        media_type=MEDIA[format],
+        headers={"Content-Disposition": f'attachment; filename="findings.{format}"'},
+    )

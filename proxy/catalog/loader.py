@@ -7,24 +7,18 @@ duplicate ids, domains and patterns. Every error names the file, the entry and t
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import tldextract
-import yaml
 
 from proxy.catalog.clients import Client, ClientMatcher
 from proxy.catalog.index import HostIndex
 from proxy.catalog.model import DEFAULT_CONFIDENCE, Fact, Service, Signature
 from proxy.errors import RulesError
-
-# The published schemas; a rules dir may carry its own copy in schema/.
-SCHEMA_DIR = Path(__file__).resolve().parents[2] / "rules" / "schema"
+from proxy.rulesfile import compile_regex, read_rules
 
 
 @cache
@@ -38,45 +32,6 @@ def _suffix_extractor() -> tldextract.TLDExtract:
 def is_public_suffix(domain: str) -> bool:
     """True when ``domain`` is itself a public suffix (``co.uk``, ``vercel.app``)."""
     return _suffix_extractor()(domain).suffix == domain
-
-
-@cache
-def _validator(schema_path: Path) -> jsonschema.protocols.Validator:
-    schema = json.loads(schema_path.read_text())
-    validator_class = jsonschema.validators.validator_for(schema)
-    return validator_class(schema)
-
-
-def read_rules(path: Path, schema_name: str) -> Any:
-    """Parse a YAML rules file and check it against its schema."""
-    own = path.parent / "schema" / schema_name
-    if path.parent.name == "services":
-        own = path.parent.parent / "schema" / schema_name
-    schema_path = own if own.exists() else SCHEMA_DIR / schema_name
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise RulesError(path, "<file>", " ".join(str(exc).split())) from exc
-    error = jsonschema.exceptions.best_match(_validator(schema_path).iter_errors(data))
-    if error is not None:
-        raise RulesError(path, _entry_label(data, error), _schema_reason(error))
-    return data
-
-
-def _entry_label(data: Any, error: jsonschema.ValidationError) -> str:
-    """The id of the entry the error sits in, or its position."""
-    path = list(error.absolute_path)
-    if len(path) >= 2 and isinstance(path[1], int):
-        entry = data[path[0]][path[1]]
-        if isinstance(entry, dict) and isinstance(entry.get("id") or entry.get("domain"), str):
-            return str(entry.get("id") or entry.get("domain"))
-        return f"entry {path[1]}"
-    return "<file>"
-
-
-def _schema_reason(error: jsonschema.ValidationError) -> str:
-    where = "/".join(str(p) for p in list(error.absolute_path)[2:])
-    return f"{where}: {error.message}" if where else error.message
 
 
 def load_shared_hosts(rules_dir: Path) -> frozenset[str]:
@@ -95,7 +50,7 @@ def load_clients(rules_dir: Path) -> list[Client]:
         return []
     clients = []
     for raw in read_rules(path, "clients.schema.json")["clients"]:
-        _compile(path, raw["id"], raw["user_agent"])
+        compile_regex(path, raw["id"], raw["user_agent"])
         if raw["keyword"] not in raw["user_agent"].lower():
             raise RulesError(path, raw["id"], f"keyword {raw['keyword']!r} is not in the regex")
         clients.append(
@@ -111,22 +66,15 @@ def load_clients(rules_dir: Path) -> list[Client]:
     return clients
 
 
-def _compile(path: Path, entry: str, regex: str) -> re.Pattern[str]:
-    try:
-        return re.compile(regex)
-    except re.error as exc:
-        raise RulesError(path, entry, f"bad regex {regex!r}: {exc}") from exc
-
-
 def _signature(path: Path, entry: str, raw: dict[str, Any]) -> Signature:
     return Signature(
         hosts=tuple(raw["hosts"]),
         evidence=raw["evidence"],
         confidence=raw.get("confidence", DEFAULT_CONFIDENCE[raw["evidence"]]),
         methods=frozenset(raw.get("methods", ())),
-        path=_compile(path, entry, raw["path"]) if "path" in raw else None,
+        path=compile_regex(path, entry, raw["path"]) if "path" in raw else None,
         headers=tuple(
-            (name, _compile(path, entry, rx)) for name, rx in raw.get("headers", {}).items()
+            (name, compile_regex(path, entry, rx)) for name, rx in raw.get("headers", {}).items()
         ),
     )
 

@@ -1,8 +1,9 @@
 """Scanners: one Hyperscan database for every detector, or a pure-Python fallback.
 
-Both engines share the confirmation step: a candidate detector's own Python regex runs from
-just before the first place it can match, and each match is checked by the detector's
-filters and validators, so spans and results are identical between engines.
+Both engines share the confirmation step. The Python engine runs a detector's regex over the
+whole text when one of its keywords occurs. The Hyperscan engine runs it only around the
+places Hyperscan reported (see ``_confirm_windows``). Every match then goes through the
+detector's filters and validators, so spans and results are identical between engines.
 """
 
 from __future__ import annotations

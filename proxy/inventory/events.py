@@ -43,6 +43,7 @@ class DetectionEvent:
     host: str
     path: str
     request_bytes: int
+    response_bytes: int = 0
     status: int | None = None
     error: str | None = None
     confidence: float = 0.0
@@ -54,6 +55,9 @@ class DetectionEvent:
     rule_id: str | None = None
     groups: str = ""  # the user's groups, comma-separated
     tenant_restricted: bool = False
+    enforced: bool = True  # False under dry run: the action was decided, not applied
+    justification: str | None = None  # a coaching page's "why I need this", when given
+    allowed_until: datetime | None = None  # how long that justification allows the service
     findings: tuple[FindingRecord, ...] = ()
     id: str = field(default_factory=new_event_id)
 
@@ -68,6 +72,21 @@ class DetectionEvent:
         row["data_classes"] = self.data_classes
         return row
 
+    def justification_row(self) -> dict[str, Any] | None:
+        """The row of the ``justifications`` table, when the user gave one."""
+        if self.justification is None or self.allowed_until is None:
+            return None
+        return {
+            "id": self.id,
+            "ts": self.ts,
+            "user": self.user,
+            "client_ip": self.client_ip,
+            "service_id": self.service_id,
+            "rule_id": self.rule_id or "",
+            "text": self.justification,
+            "allowed_until": self.allowed_until,
+        }
+
     def finding_rows(self) -> list[dict[str, Any]]:
         """The rows of the ``findings`` table for this detection."""
         return [
@@ -79,5 +98,6 @@ class DetectionEvent:
 _DETECTION_COLUMNS = tuple(
     name
     for name in DetectionEvent.__dataclass_fields__
-    if name not in ("service_name", "vendor", "category", "findings")
+    if name
+    not in ("service_name", "vendor", "category", "findings", "justification", "allowed_until")
 )

@@ -56,6 +56,8 @@ class ServiceSeen(Base):
     last_seen: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     requests: Mapped[int] = mapped_column(BigInteger, default=0)
     bytes_up: Mapped[int] = mapped_column(BigInteger, default=0)
+    bytes_down: Mapped[int] = mapped_column(BigInteger, default=0)
+    users: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class Detection(Base):
@@ -66,6 +68,7 @@ class Detection(Base):
         Index("ix_detections_ts_id", "ts", "id"),
         Index("ix_detections_service_ts", "service_id", "ts"),
         Index("ix_detections_user_ts", "user", "ts"),
+        Index("ix_detections_action_ts", "action", "ts"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -84,10 +87,12 @@ class Detection(Base):
     rule_id: Mapped[str | None] = mapped_column(String(64))
     groups: Mapped[str] = mapped_column(String(255), default="")
     tenant_restricted: Mapped[bool] = mapped_column(Boolean, default=False)
+    enforced: Mapped[bool] = mapped_column(Boolean, default=True)
     method: Mapped[str] = mapped_column(String(16))
     host: Mapped[str] = mapped_column(String(255))
     path: Mapped[str] = mapped_column(String(2048))
     request_bytes: Mapped[int] = mapped_column(BigInteger)
+    response_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     status: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(String(512))
 
@@ -99,6 +104,7 @@ class FindingRow(Base):
     __table_args__ = (
         Index("ix_findings_detector_ts", "detector", "ts"),
         Index("ix_findings_fingerprint", "fingerprint"),
+        Index("ix_findings_ts", "ts"),
     )
 
     detection_id: Mapped[str] = mapped_column(
@@ -129,3 +135,115 @@ class Justification(Base):
     rule_id: Mapped[str] = mapped_column(String(64))
     text: Mapped[str] = mapped_column(Text)
     allowed_until: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+# -- governance and aggregates (migration 0005) ----------------------------------------------
+
+
+class ServiceUser(Base):
+    """That a user reached a service: the source of ``services.users``, counted atomically."""
+
+    __tablename__ = "service_users"
+
+    service_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    user: Mapped[str] = mapped_column(String(255), primary_key=True)
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ServiceDataClass(Base):
+    """A sensitive data category seen going to a service, and when first."""
+
+    __tablename__ = "service_data_classes"
+
+    service_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    category: Mapped[str] = mapped_column(String(16), primary_key=True)
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Governance(Base):
+    """The organisation's decision on a service: status, owner, risk and review."""
+
+    __tablename__ = "governance"
+
+    service_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), default="unknown")
+    owner: Mapped[str | None] = mapped_column(String(255))
+    justification: Mapped[str | None] = mapped_column(Text)
+    risk_score: Mapped[int | None] = mapped_column(Integer)
+    risk_factors: Mapped[str | None] = mapped_column(Text)  # JSON list of {name, points, reason}
+    review_due: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    notes: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_by: Mapped[str] = mapped_column(String(255))
+
+
+class UserSeen(Base):
+    """A user seen using AI services: identity, groups, first and last seen."""
+
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    groups: Mapped[str] = mapped_column(String(255), default="")
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    requests: Mapped[int] = mapped_column(BigInteger, default=0)
+    bytes_up: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class HourlyRollup(Base):
+    """Flows per hour by service by user by action, so summaries never scan detections."""
+
+    __tablename__ = "rollups_hourly"
+    __table_args__ = (Index("ix_rollups_hourly_hour", "hour"),)
+
+    hour: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    service_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    user: Mapped[str] = mapped_column(String(255), primary_key=True)  # "" when unknown
+    action: Mapped[str] = mapped_column(String(16), primary_key=True)
+    requests: Mapped[int] = mapped_column(BigInteger, default=0)
+    bytes_up: Mapped[int] = mapped_column(BigInteger, default=0)
+    bytes_down: Mapped[int] = mapped_column(BigInteger, default=0)
+    findings: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class FindingRollup(Base):
+    """DLP findings per hour by detector by severity, for summaries and reports."""
+
+    __tablename__ = "finding_rollups_hourly"
+    __table_args__ = (Index("ix_finding_rollups_hourly_hour", "hour"),)
+
+    hour: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    detector: Mapped[str] = mapped_column(String(64), primary_key=True)
+    category: Mapped[str] = mapped_column(String(16), primary_key=True)
+    severity: Mapped[str] = mapped_column(String(16), primary_key=True)
+    findings: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class AuditEntry(Base):
+    """One change made through the API or the CLI: who, what, before and after. Append-only."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_ts", "ts"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ts: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor: Mapped[str] = mapped_column(String(255))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(255))
+    before: Mapped[str | None] = mapped_column(Text)  # JSON
+    after: Mapped[str | None] = mapped_column(Text)  # JSON
+
+
+class ApiToken(Base):
+    """An API token: only its SHA-256 is kept, with its role."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[str] = mapped_column(String(255))
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -8,12 +8,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, and_, exists, func, literal, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from proxy.inventory import aggregates
 from proxy.inventory.events import DetectionEvent
-from proxy.inventory.models import Detection, FindingRow, ServiceSeen
+from proxy.inventory.models import Detection, FindingRow, Justification, ServiceSeen
 
 
 def _insert_for(session: Session, model: type[Any]) -> Any:
@@ -42,8 +43,11 @@ def record_detections(session: Session, *, events: Sequence[DetectionEvent]) -> 
     fresh = [e for e in events if e.id in inserted]
     if finding_rows := [row for e in fresh for row in e.finding_rows()]:
         session.execute(_insert_for(session, FindingRow), finding_rows)
+    if justifications := [row for e in fresh if (row := e.justification_row())]:
+        session.execute(_insert_for(session, Justification), justifications)
     for row in _service_totals(fresh):
         _upsert_service(session, row)
+    aggregates.fold(session, events=fresh)
     return len(fresh)
 
 
@@ -61,13 +65,15 @@ def _service_totals(events: Sequence[DetectionEvent]) -> list[dict[str, Any]]:
                 "last_seen": e.ts,
                 "requests": 0,
                 "bytes_up": 0,
+                "bytes_down": 0,
             },
         )
         row["first_seen"] = min(row["first_seen"], e.ts)
         row["last_seen"] = max(row["last_seen"], e.ts)
         row["requests"] += 1
         row["bytes_up"] += e.request_bytes
-    return list(totals.values())
+        row["bytes_down"] += e.response_bytes
+    return [totals[k] for k in sorted(totals)]  # one lock order for concurrent writers
 
 
 def _upsert_service(session: Session, row: dict[str, Any]) -> None:
@@ -84,6 +90,7 @@ def _upsert_service(session: Session, row: dict[str, Any]) -> None:
                 "last_seen": _greatest(session, table.last_seen, insert.excluded.last_seen),
                 "requests": table.requests + insert.excluded.requests,
                 "bytes_up": table.bytes_up + insert.excluded.bytes_up,
+                "bytes_down": table.bytes_down + insert.excluded.bytes_down,
             },
         )
     )
@@ -103,6 +110,17 @@ class DetectionFilter:
     user: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    group: str | None = None
+    category: str | None = None
+    action: str | None = None
+    evidence: str | None = None
+    detector: str | None = None  # detections with a finding of this detector
+    severity: str | None = None  # detections with a finding of this severity
+
+
+def _in_group(column: Any, group: str) -> Any:
+    """``column`` (comma-separated groups) holds ``group``."""
+    return (literal(",") + column + literal(",")).contains(f",{group},", autoescape=True)
 
 
 def _cursor(ts: datetime, key: str) -> str:
@@ -132,6 +150,22 @@ def _filtered(query: Select[Any], filters: DetectionFilter) -> Select[Any]:
         query = query.where(Detection.ts >= filters.since)
     if filters.until is not None:
         query = query.where(Detection.ts < filters.until)
+    if filters.group is not None:
+        query = query.where(_in_group(Detection.groups, filters.group))
+    if filters.action is not None:
+        query = query.where(Detection.action == filters.action)
+    if filters.evidence is not None:
+        query = query.where(Detection.evidence == filters.evidence)
+    if filters.category is not None:
+        in_category = select(ServiceSeen.id).where(ServiceSeen.category == filters.category)
+        query = query.where(Detection.service_id.in_(in_category))
+    if filters.detector is not None or filters.severity is not None:
+        hit = select(FindingRow.detection_id).where(FindingRow.detection_id == Detection.id)
+        if filters.detector is not None:
+            hit = hit.where(FindingRow.detector == filters.detector)
+        if filters.severity is not None:
+            hit = hit.where(FindingRow.severity == filters.severity)
+        query = query.where(exists(hit))
     return query
 
 
@@ -161,12 +195,14 @@ class FindingFilter:
     severity: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    user: str | None = None
+    group: str | None = None
+    service: str | None = None
+    action: str | None = None
 
 
-def list_findings(
-    session: Session, *, filters: FindingFilter, limit: int, cursor: str | None = None
-) -> tuple[Sequence[FindingRow], str | None]:
-    """A page of findings, newest first, and the cursor of the next page (None at the end)."""
+def findings_query(filters: FindingFilter) -> Select[Any]:
+    """The findings matching ``filters``, unordered."""
     query = select(FindingRow)
     for column, value in (
         (FindingRow.detector, filters.detector),
@@ -179,6 +215,31 @@ def list_findings(
         query = query.where(FindingRow.ts >= filters.since)
     if filters.until is not None:
         query = query.where(FindingRow.ts < filters.until)
+    of_detection = [
+        condition
+        for condition, value in (
+            (Detection.user == filters.user, filters.user),
+            (Detection.service_id == filters.service, filters.service),
+            (Detection.action == filters.action, filters.action),
+            (_in_group(Detection.groups, filters.group or ""), filters.group),
+        )
+        if value is not None
+    ]
+    if of_detection:
+        query = query.join(Detection, Detection.id == FindingRow.detection_id).where(*of_detection)
+    return query
+
+
+def detections_query(filters: DetectionFilter) -> Select[Any]:
+    """The detections matching ``filters``, unordered."""
+    return _filtered(select(Detection), filters)
+
+
+def list_findings(
+    session: Session, *, filters: FindingFilter, limit: int, cursor: str | None = None
+) -> tuple[Sequence[FindingRow], str | None]:
+    """A page of findings, newest first, and the cursor of the next page (None at the end)."""
+    query = findings_query(filters)
     if cursor is not None:
         ts, key = decode_cursor(cursor)
         detection_id, _, seq = key.partition("/")

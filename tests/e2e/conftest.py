@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +29,10 @@ UPSTREAM_HOSTS = [
     "llm.internal.test",
     "claude.ai",
     "api.mistral.ai",
+    "api.deepseek.com",
+    "chat.deepseek.com",
+    "chatgpt.com",
+    "www.midjourney.com",
 ]
 NO_DECRYPT = "claude.ai"
 
@@ -131,18 +136,33 @@ def upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Upstream]:
         yield server
 
 
+def routed_args(upstream: Upstream) -> list[str]:
+    """mitmdump flags sending the test hosts to ``upstream`` and everything else nowhere."""
+    routes = ",".join(f"{h}={upstream.port}" for h in UPSTREAM_HOSTS) + f",*={closed_port()}"
+    return [
+        "-s", str(HERE / "loopback_routes.py"),
+        "--set", f"loopback_routes={routes}",
+        "--set", f"ssl_verify_upstream_trusted_ca={upstream.ca_file}",  # type: ignore[attr-defined]
+    ]  # fmt: skip
+
+
+@contextmanager
+def running_shadowlens(
+    data_dir: Path, upstream: Upstream, env: dict[str, str]
+) -> Iterator[RunningProxy]:
+    """A routed ``shadowlens run`` for the duration of the block; it must stop cleanly."""
+    running = start_shadowlens(data_dir, routed_args(upstream), env)
+    try:
+        yield running
+    finally:
+        assert stop_shadowlens(running) == 0, "".join(running.output)
+
+
 @pytest.fixture(scope="module")
 def shadowlens(
     tmp_path_factory: pytest.TempPathFactory, upstream: Upstream
 ) -> Iterator[RunningProxy]:
     """One proxy for the module, routing the upstream hosts to the fake upstream."""
-    routes = ",".join(f"{h}={upstream.port}" for h in UPSTREAM_HOSTS) + f",*={closed_port()}"
-    mitm_args = [
-        "-s", str(HERE / "loopback_routes.py"),
-        "--set", f"loopback_routes={routes}",
-        "--set", f"ssl_verify_upstream_trusted_ca={upstream.ca_file}",  # type: ignore[attr-defined]
-    ]  # fmt: skip
     env = {"SHADOWLENS_NO_DECRYPT_HOSTS": NO_DECRYPT}
-    running = start_shadowlens(tmp_path_factory.mktemp("data"), mitm_args, env)
-    yield running
-    assert stop_shadowlens(running) == 0, "".join(running.output)
+    with running_shadowlens(tmp_path_factory.mktemp("data"), upstream, env) as running:
+        yield running

@@ -9,14 +9,7 @@ from collections.abc import Iterator
 import openai
 import pytest
 
-from tests.e2e.conftest import (
-    HERE,
-    UPSTREAM_HOSTS,
-    RunningProxy,
-    closed_port,
-    start_shadowlens,
-    stop_shadowlens,
-)
+from tests.e2e.conftest import RunningProxy, running_shadowlens
 from tests.e2e.upstream import Upstream
 
 pytestmark = pytest.mark.e2e
@@ -30,16 +23,9 @@ RAW_VALUES = (AWS_KEY, CARD, CARD.replace(" ", ""))
 def redacting_proxy(
     tmp_path_factory: pytest.TempPathFactory, upstream: Upstream
 ) -> Iterator[RunningProxy]:
-    routes = ",".join(f"{h}={upstream.port}" for h in UPSTREAM_HOSTS) + f",*={closed_port()}"
-    mitm_args = [
-        "-s", str(HERE / "loopback_routes.py"),
-        "--set", f"loopback_routes={routes}",
-        "--set", f"ssl_verify_upstream_trusted_ca={upstream.ca_file}",  # type: ignore[attr-defined]
-    ]  # fmt: skip
     env = {"SHADOWLENS_DLP_REDACT_ALL": "true"}
-    running = start_shadowlens(tmp_path_factory.mktemp("data"), mitm_args, env)
-    yield running
-    assert stop_shadowlens(running) == 0, "".join(running.output)
+    with running_shadowlens(tmp_path_factory.mktemp("data"), upstream, env) as running:
+        yield running
 
 
 def test_secret_and_card_are_masked_in_flight_and_never_stored(

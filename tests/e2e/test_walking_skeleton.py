@@ -38,14 +38,14 @@ def test_openai_sdk_request_is_detected_and_listed_by_the_api(
 
 
 def test_unreachable_ai_service_is_still_detected(shadowlens: RunningProxy) -> None:
-    # chatgpt.com is routed to a closed loopback port: the upstream is unreachable.
+    # gemini.google.com is routed to a closed loopback port: the upstream is unreachable.
     result = subprocess.run(
         ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-x", shadowlens.proxy_url,
-         "--cacert", str(shadowlens.ca_file), "https://chatgpt.com/"],
+         "--cacert", str(shadowlens.ca_file), "https://gemini.google.com/"],
         capture_output=True, text=True, timeout=30, check=False,
     )  # fmt: skip
     assert result.stdout == "502"
-    [detection] = shadowlens.wait_for_detections(1, timeout=1.0, service="chatgpt")
+    [detection] = shadowlens.wait_for_detections(1, timeout=1.0, service="gemini")
     assert detection["status"] is None and detection["error"]
 
 
@@ -56,7 +56,7 @@ def test_non_ai_host_leaves_no_detection(shadowlens: RunningProxy, upstream) -> 
          "https://example.com/page"],
         capture_output=True, text=True, timeout=30, check=False,
     )  # fmt: skip
-    assert result.stdout == "<html>plain site</html>"
+    assert result.stdout == "<html><body><h1>plain site</h1></body></html>"
     assert upstream.received.requests[-1]["path"] == "/page"
     assert len(shadowlens.wait_for_detections(before + 1, timeout=0.5)) == before
 

@@ -121,9 +121,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self.received.requests.append(
-            {"method": "GET", "host": self.headers["host"], "path": self.path}
+            {
+                "method": "GET",
+                "host": self.headers["host"],
+                "path": self.path,
+                "headers": self.headers,
+            }
         )
-        self._reply(b"<html>plain site</html>", "text/html")
+        self._reply(b"<html><body><h1>plain site</h1></body></html>", "text/html")
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("content-length", "0")))

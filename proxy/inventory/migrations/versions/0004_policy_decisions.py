@@ -23,6 +23,9 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("tenant_restricted", sa.Boolean(), nullable=False, server_default=sa.false())
         )
+        batch.add_column(
+            sa.Column("enforced", sa.Boolean(), nullable=False, server_default=sa.true())
+        )
     op.create_table(
         "justifications",
         sa.Column("id", sa.String(32), primary_key=True),
@@ -40,6 +43,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("justifications")
     with op.batch_alter_table("detections") as batch:
+        batch.drop_column("enforced")
         batch.drop_column("tenant_restricted")
         batch.drop_column("groups")
         batch.drop_column("rule_id")

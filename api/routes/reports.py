@@ -1,0 +1,52 @@
+"""Reports: the ISO/IEC 42001 evidence report as JSON, Markdown or CSV."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from api.deps import PrincipalDep, SessionDep, require
+from api.routes.summary import period
+from proxy.inventory import reports
+from proxy.inventory.tokens import role_at_least
+
+router = APIRouter(prefix="/reports", tags=["reports"], dependencies=[Depends(require("viewer"))])
+
+MEDIA = {"json": "application/json", "md": "text/markdown; charset=utf-8", "csv": "text/csv"}
+
+
+@router.get(
+    "/iso42001",
+    responses={
+        200: {
+            "description": "The report; incidents name users only for analysts and admins.",
+            "content": {m: {} for m in MEDIA.values()},
+        }
+    },
+)
+def iso42001(
+    request: Request,
+    session: SessionDep,
+    principal: PrincipalDep,
+    format: Annotated[
+        str, Query(pattern="^(json|md|csv)$", description="json, md or csv.")
+    ] = "json",
+    since: Annotated[datetime | None, Query(description="Default: 30 days before until.")] = None,
+    until: Annotated[datetime | None, Query(description="Default: now.")] = None,
+) -> Any:
+    """Inventory and risk register mapped to ISO/IEC 42001 clauses and Annex A controls."""
+    start, end = period(since, until, default_days=30)
+    report = reports.iso42001(
+        session,
+        since=start,
+        until=end,
+        catalog=request.app.state.catalog,
+        identities=role_at_least(principal.role, "analyst"),
+    )
+    if format == "md":
+        return Response(reports.iso42001_markdown(report), media_type=MEDIA["md"])
+    if format == "csv":
+        return Response(reports.iso42001_csv(report), media_type=MEDIA["csv"])
+    return report

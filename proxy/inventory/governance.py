@@ -1,0 +1,250 @@
+"""The AI register: each service seen with the organisation's decision on it, and the audit log.
+
+Shared by the API and the CLI, so both do the same thing. Every change is written with an
+audit entry (who, what, before, after) in the same transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from proxy.catalog import HostIndex
+from proxy.catalog.model import Service
+from proxy.catalog.risk import risk_of
+from proxy.inventory.models import AuditEntry, Governance, ServiceDataClass, ServiceSeen
+
+STATUSES = ("sanctioned", "tolerated", "unsanctioned", "unknown")
+EDITABLE = ("status", "owner", "justification", "risk_score", "risk_factors", "review_due", "notes")
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceRecord:
+    """A service in the register: what traffic shows and what the organisation decided."""
+
+    id: str
+    name: str
+    vendor: str
+    category: str
+    first_seen: datetime | None
+    last_seen: datetime | None
+    requests: int
+    users: int
+    bytes_up: int
+    bytes_down: int
+    data_classes: list[str]
+    status: str
+    owner: str | None
+    justification: str | None
+    risk_score: int
+    risk_factors: list[dict[str, Any]]
+    risk_source: str  # "catalog" (derived from the service's facts) or "review" (set by a person)
+    review_due: datetime | None
+    reviewed_at: datetime | None
+    notes: str | None
+    updated_by: str | None = None
+    updated_at: datetime | None = field(default=None)
+
+
+def _catalog_service(row: ServiceSeen, catalog: HostIndex | None) -> Service:
+    known = catalog.services.get(row.id) if catalog is not None else None
+    return known or Service(id=row.id, name=row.name, vendor=row.vendor, category=row.category)
+
+
+def _record(
+    row: ServiceSeen, gov: Governance | None, classes: list[str], catalog: HostIndex | None
+) -> ServiceRecord:
+    if gov is not None and gov.risk_score is not None:
+        score, factors, source = gov.risk_score, json.loads(gov.risk_factors or "[]"), "review"
+    else:
+        risk = risk_of(_catalog_service(row, catalog))
+        score, factors, source = risk.score, [asdict(f) for f in risk.factors], "catalog"
+    return ServiceRecord(
+        id=row.id,
+        name=row.name,
+        vendor=row.vendor,
+        category=row.category,
+        first_seen=row.first_seen,
+        last_seen=row.last_seen,
+        requests=row.requests,
+        users=row.users,
+        bytes_up=row.bytes_up,
+        bytes_down=row.bytes_down,
+        data_classes=sorted(classes),
+        status=gov.status if gov else "unknown",
+        owner=gov.owner if gov else None,
+        justification=gov.justification if gov else None,
+        risk_score=score,
+        risk_factors=factors,
+        risk_source=source,
+        review_due=gov.review_due if gov else None,
+        reviewed_at=gov.reviewed_at if gov else None,
+        notes=gov.notes if gov else None,
+        updated_by=gov.updated_by if gov else None,
+        updated_at=gov.updated_at if gov else None,
+    )
+
+
+def list_services(
+    session: Session,
+    *,
+    catalog: HostIndex | None = None,
+    status: str | None = None,
+    category: str | None = None,
+    min_risk: int | None = None,
+    seen_since: datetime | None = None,
+    limit: int = 500,
+) -> list[ServiceRecord]:
+    """Services seen with their governance and risk, most recently seen first, filtered."""
+    query = select(ServiceSeen, Governance).outerjoin(
+        Governance, Governance.service_id == ServiceSeen.id
+    )
+    if category is not None:
+        query = query.where(ServiceSeen.category == category)
+    if seen_since is not None:
+        query = query.where(ServiceSeen.last_seen >= seen_since)
+    if status == "unknown":
+        query = query.where((Governance.status.is_(None)) | (Governance.status == "unknown"))
+    elif status is not None:
+        query = query.where(Governance.status == status)
+    query = query.order_by(ServiceSeen.last_seen.desc(), ServiceSeen.id)
+    classes: dict[str, list[str]] = defaultdict(list)
+    for service_id, category_seen in session.execute(
+        select(ServiceDataClass.service_id, ServiceDataClass.category)
+    ):
+        classes[service_id].append(category_seen)
+    records = [
+        _record(row, gov, classes[row.id], catalog) for row, gov in session.execute(query).all()
+    ]
+    if min_risk is not None:  # the default risk is computed, not stored: filter here
+        records = [r for r in records if r.risk_score >= min_risk]
+    return records[:limit]
+
+
+def get_service(
+    session: Session, *, service_id: str, catalog: HostIndex | None = None
+) -> ServiceRecord | None:
+    """One service of the register, or None when it was never seen."""
+    row = session.get(ServiceSeen, service_id)
+    if row is None:
+        return None
+    classes = list(
+        session.scalars(
+            select(ServiceDataClass.category).where(ServiceDataClass.service_id == service_id)
+        )
+    )
+    return _record(row, session.get(Governance, service_id), classes, catalog)
+
+
+def _governance_dict(gov: Governance | None) -> dict[str, Any] | None:
+    if gov is None:
+        return None
+    return {
+        "status": gov.status,
+        "owner": gov.owner,
+        "justification": gov.justification,
+        "risk_score": gov.risk_score,
+        "risk_factors": json.loads(gov.risk_factors) if gov.risk_factors else None,
+        "review_due": gov.review_due.isoformat() if gov.review_due else None,
+        "notes": gov.notes,
+    }
+
+
+def _check(changes: dict[str, Any]) -> None:
+    unknown = set(changes) - set(EDITABLE)
+    if unknown:
+        raise ValueError(f"not a governance field: {', '.join(sorted(unknown))}")
+    if "status" in changes and changes["status"] not in STATUSES:
+        raise ValueError(f"status must be one of {', '.join(STATUSES)}")
+    score = changes.get("risk_score")
+    if score is not None and not (isinstance(score, int) and 0 <= score <= 100):
+        raise ValueError("risk_score must be an integer from 0 to 100")
+    due = changes.get("review_due")
+    if due is not None and (not isinstance(due, datetime) or due.tzinfo is None):
+        raise ValueError("review_due must be a time with a zone")
+    factors = changes.get("risk_factors")
+    if factors is not None and not (
+        isinstance(factors, list)
+        and all(isinstance(f, dict) and {"name", "points"} <= f.keys() for f in factors)
+    ):
+        raise ValueError("risk_factors must be a list of {name, points, reason}")
+
+
+def update_governance(
+    session: Session,
+    *,
+    service_id: str,
+    changes: dict[str, Any],
+    actor: str,
+    catalog: HostIndex | None = None,
+) -> ServiceRecord:
+    """Apply ``changes`` to a service's governance record and audit them; ValueError if bad."""
+    _check(changes)
+    if session.get(ServiceSeen, service_id) is None:
+        raise LookupError(f"no service {service_id!r} in the inventory")
+    now = datetime.now(UTC)
+    gov = session.get(Governance, service_id)
+    before = _governance_dict(gov)
+    if gov is None:
+        gov = Governance(service_id=service_id, status="unknown", updated_at=now, updated_by=actor)
+        session.add(gov)
+    for name, value in changes.items():
+        if name == "risk_factors":
+            value = json.dumps(value) if value is not None else None
+        setattr(gov, name, value)
+    gov.updated_at, gov.updated_by = now, actor
+    if "status" in changes or "owner" in changes:
+        gov.reviewed_at = now
+    session.flush()
+    record_audit(
+        session,
+        actor=actor,
+        action="governance.update",
+        target=service_id,
+        before=before,
+        after=_governance_dict(gov),
+    )
+    record = get_service(session, service_id=service_id, catalog=catalog)
+    assert record is not None
+    return record
+
+
+def record_audit(
+    session: Session,
+    *,
+    actor: str,
+    action: str,
+    target: str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+) -> None:
+    """Append one entry to the audit log (in the caller's transaction)."""
+    session.add(
+        AuditEntry(
+            ts=datetime.now(UTC),
+            actor=actor[:255],
+            action=action,
+            target=target[:255],
+            before=json.dumps(before, sort_keys=True) if before is not None else None,
+            after=json.dumps(after, sort_keys=True) if after is not None else None,
+        )
+    )
+
+
+def list_audit(
+    session: Session, *, limit: int, before_id: int | None = None, target: str | None = None
+) -> Sequence[AuditEntry]:
+    """Audit entries newest first; ``before_id`` pages on from an earlier page's last id."""
+    query = select(AuditEntry)
+    if before_id is not None:
+        query = query.where(AuditEntry.id < before_id)
+    if target is not None:
+        query = query.where(AuditEntry.target == target)
+    return session.scalars(query.order_by(AuditEntry.id.desc()).limit(limit)).all()

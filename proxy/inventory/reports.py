@@ -1,0 +1,444 @@
+"""Summaries from the hourly rollups, top users, and the ISO/IEC 42001 evidence report.
+
+Summaries read ``rollups_hourly`` and ``finding_rollups_hourly`` only, never the raw
+detections, so their cost grows with hours x services x users, not with traffic. Their time
+range is counted in whole hours: ``since`` is rounded down and ``until`` up to the hour.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import Session
+
+from proxy.catalog import HostIndex
+from proxy.inventory.aggregates import hour_of
+from proxy.inventory.governance import ServiceRecord, list_services
+from proxy.inventory.models import Detection, FindingRollup, FindingRow, HourlyRollup, UserSeen
+
+HIGH_SEVERITIES = ("high", "critical")
+INCIDENT_LIMIT = 1000
+
+
+def _hours(since: datetime, until: datetime) -> tuple[datetime, datetime]:
+    start = hour_of(since)
+    end = hour_of(until)
+    return start, end if end == until else end + timedelta(hours=1)
+
+
+def _window(since: datetime, until: datetime) -> Any:
+    start, end = _hours(since, until)
+    return and_(HourlyRollup.hour >= start, HourlyRollup.hour < end)
+
+
+@dataclass(frozen=True, slots=True)
+class Ranked:
+    """One entry of a top-N list: requests (services, users) or findings (detectors)."""
+
+    key: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """What happened in a time range, from the rollups."""
+
+    since: datetime
+    until: datetime
+    requests: int
+    bytes_up: int
+    bytes_down: int
+    findings: int
+    services: int
+    users: int
+    blocked: int
+    redacted: int
+    by_action: dict[str, int]
+    new_services: list[str]
+    top_services: list[Ranked]
+    top_users: list[Ranked] | None  # None when the caller may not see identities
+    top_detectors: list[Ranked]
+
+
+def summary(
+    session: Session, *, since: datetime, until: datetime, top: int = 10, identities: bool = True
+) -> Summary:
+    """Totals, new services, top services/users/detectors and actions for a time range."""
+    window = _window(since, until)
+    requests = func.coalesce(func.sum(HourlyRollup.requests), 0)
+    totals = session.execute(
+        select(
+            requests,
+            func.coalesce(func.sum(HourlyRollup.bytes_up), 0),
+            func.coalesce(func.sum(HourlyRollup.bytes_down), 0),
+            func.coalesce(func.sum(HourlyRollup.findings), 0),
+            func.count(func.distinct(HourlyRollup.service_id)),
+        ).where(window)
+    ).one()
+    users = session.scalar(
+        select(func.count(func.distinct(HourlyRollup.user))).where(window, HourlyRollup.user != "")
+    )
+    by_action = {
+        action: int(count)
+        for action, count in session.execute(
+            select(HourlyRollup.action, requests).where(window).group_by(HourlyRollup.action)
+        )
+    }
+
+    def ranked(column: Any, *extra: Any) -> list[Ranked]:
+        total = func.sum(HourlyRollup.requests)
+        rows = session.execute(
+            select(column, total)
+            .where(window, *extra)
+            .group_by(column)
+            .order_by(total.desc(), column)
+            .limit(top)
+        )
+        return [Ranked(str(key), int(n)) for key, n in rows]
+
+    start, end = _hours(since, until)
+    findings_total = func.sum(FindingRollup.findings)
+    detectors = session.execute(
+        select(FindingRollup.detector, findings_total)
+        .where(FindingRollup.hour >= start, FindingRollup.hour < end)
+        .group_by(FindingRollup.detector)
+        .order_by(findings_total.desc(), FindingRollup.detector)
+        .limit(top)
+    )
+    from proxy.inventory.models import ServiceSeen
+
+    new = session.scalars(
+        select(ServiceSeen.id)
+        .where(ServiceSeen.first_seen >= since, ServiceSeen.first_seen < until)
+        .order_by(ServiceSeen.first_seen)
+    )
+    return Summary(
+        since=since,
+        until=until,
+        requests=int(totals[0]),
+        bytes_up=int(totals[1]),
+        bytes_down=int(totals[2]),
+        findings=int(totals[3]),
+        services=int(totals[4]),
+        users=int(users or 0),
+        blocked=by_action.get("block", 0),
+        redacted=by_action.get("redact", 0),
+        by_action=by_action,
+        new_services=list(new),
+        top_services=ranked(HourlyRollup.service_id),
+        top_users=ranked(HourlyRollup.user, HourlyRollup.user != "") if identities else None,
+        top_detectors=[Ranked(str(d), int(n)) for d, n in detectors],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class UserActivity:
+    """A user's use of AI services: in a time range (from rollups) or overall."""
+
+    id: str
+    groups: str
+    first_seen: datetime
+    last_seen: datetime
+    requests: int
+    bytes_up: int
+
+
+def list_users(
+    session: Session, *, since: datetime | None = None, until: datetime | None = None, limit: int
+) -> list[UserActivity]:
+    """Users by requests, most first; within ``since``..``until`` when given (whole hours)."""
+    if since is None and until is None:
+        rows = session.scalars(
+            select(UserSeen).order_by(UserSeen.requests.desc(), UserSeen.id).limit(limit)
+        )
+        return [
+            UserActivity(u.id, u.groups, u.first_seen, u.last_seen, u.requests, u.bytes_up)
+            for u in rows
+        ]
+    window = _window(since or datetime(1970, 1, 1, tzinfo=UTC), until or datetime.now(UTC))
+    total = func.sum(HourlyRollup.requests)
+    ranked = session.execute(
+        select(HourlyRollup.user, total, func.sum(HourlyRollup.bytes_up))
+        .where(window, HourlyRollup.user != "")
+        .group_by(HourlyRollup.user)
+        .order_by(total.desc(), HourlyRollup.user)
+        .limit(limit)
+    ).all()
+    known = {
+        u.id: u
+        for u in session.scalars(select(UserSeen).where(UserSeen.id.in_([r[0] for r in ranked])))
+    }
+    out = []
+    for user, requests, bytes_up in ranked:
+        seen = known.get(user)
+        if seen is not None:
+            out.append(
+                UserActivity(
+                    user, seen.groups, seen.first_seen, seen.last_seen, int(requests), int(bytes_up)
+                )
+            )
+    return out
+
+
+# -- ISO/IEC 42001 ------------------------------------------------------------------------------
+
+DISCLAIMER = (
+    "This report collects evidence an organisation can use for its ISO/IEC 42001 AI management "
+    "system. It is not a certification, an audit opinion or a statement of conformity: only "
+    "an accredited certification body can certify, and most requirements (policy, leadership, "
+    "objectives, impact assessment, improvement) are met by the organisation, not by a proxy."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Control:
+    """A clause or Annex A control, the evidence shadowlens holds for it, and what it lacks."""
+
+    ref: str
+    title: str
+    coverage: str  # "evidence", "partial" or "none"
+    evidence: str
+    not_covered: str
+
+
+def _controls(services: Sequence[ServiceRecord], s: Summary, incidents: int) -> list[Control]:
+    seen = len(services)
+    reviewed = sum(r.reviewed_at is not None for r in services)
+    owned = sum(r.owner is not None for r in services)
+    sanctioned = sum(r.status == "sanctioned" for r in services)
+    return [
+        Control(
+            "5.2 / A.2.2", "AI policy", "partial",
+            f"{sanctioned} services marked sanctioned; the proxy's policy file is enforced on "
+            f"traffic ({s.blocked} blocked, {s.redacted} redacted this period).",
+            "The AI policy itself, its approval by top management and its communication.",
+        ),
+        Control(
+            "5.3 / A.3.2", "Roles and responsibilities", "partial",
+            f"{owned} of {seen} services have a named owner.",
+            "Roles beyond service ownership; the organisation's assignment of authority.",
+        ),
+        Control(
+            "7.5 / A.4.2, A.4.4", "Resources and tooling inventory", "evidence",
+            f"{seen} AI services observed in traffic with first/last seen, users, volumes "
+            "and data categories (the AI system inventory below).",
+            "AI used outside the proxy's path (other networks, unmanaged devices, on-premises "
+            "models not reached over HTTP).",
+        ),
+        Control(
+            "6.1.2, 8.2 / A.5.2", "AI risk and impact assessment", "partial",
+            f"{seen} services carry a risk score with its factors; {reviewed} reviewed by a "
+            "person (the risk register below), as input to the assessment.",
+            "The impact assessment itself (6.1.4, A.5.2 to A.5.5: effects on individuals, "
+            "groups and society); risk criteria and treatment plans (6.1.3, 8.3).",
+        ),
+        Control(
+            "9.1 / A.6.2.6, A.6.2.8", "Operation, monitoring and event logs", "evidence",
+            f"{s.requests} AI requests logged this period by service, user and action; "
+            f"{s.findings} DLP findings with masked previews and keyed fingerprints; an "
+            "append-only audit log of governance changes.",
+            "Monitoring inside the AI systems themselves (model performance, drift).",
+        ),
+        Control(
+            "A.8.4", "Communication of incidents", "partial",
+            f"{incidents} incidents this period (blocked uploads, high and critical DLP "
+            "findings), listed below for the incident process.",
+            "The incident response and communication process itself.",
+        ),
+        Control(
+            "A.10.2, A.10.3", "Third-party and supplier relationships", "partial",
+            "Each service's vendor, category and published data-handling facts (training on "
+            "inputs, retention, certifications) feed its risk score.",
+            "Contracts, supplier assessments and agreed responsibilities with each vendor.",
+        ),
+    ]  # fmt: skip
+
+
+def iso42001(
+    session: Session,
+    *,
+    since: datetime,
+    until: datetime,
+    catalog: HostIndex | None = None,
+    identities: bool = True,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """The ISO/IEC 42001 evidence report for a period, as plain data."""
+    now = now or datetime.now(UTC)
+    services = list_services(session, catalog=catalog, limit=100_000)
+    period = summary(session, since=since, until=until, identities=identities)
+    blocks = session.execute(
+        select(Detection.ts, Detection.service_id, Detection.user, Detection.rule_id)
+        .where(Detection.action == "block", Detection.ts >= since, Detection.ts < until)
+        .order_by(Detection.ts.desc())
+        .limit(INCIDENT_LIMIT)
+    ).all()
+    findings = session.execute(
+        select(
+            FindingRow.ts,
+            Detection.service_id,
+            Detection.user,
+            FindingRow.detector,
+            FindingRow.severity,
+            FindingRow.preview,
+        )
+        .join(Detection, Detection.id == FindingRow.detection_id)
+        .where(
+            FindingRow.severity.in_(HIGH_SEVERITIES), FindingRow.ts >= since, FindingRow.ts < until
+        )
+        .order_by(FindingRow.ts.desc())
+        .limit(INCIDENT_LIMIT)
+    ).all()
+    incidents = [
+        {"ts": ts.isoformat(), "kind": "block", "service": svc,
+         "user": user if identities else None, "detail": rule or ""}
+        for ts, svc, user, rule in blocks
+    ] + [
+        {"ts": ts.isoformat(), "kind": f"finding:{sev}", "service": svc,
+         "user": user if identities else None, "detail": f"{det} {preview}"}
+        for ts, svc, user, det, sev, preview in findings
+    ]  # fmt: skip
+    incidents.sort(key=lambda i: str(i["ts"]), reverse=True)
+
+    def brief(r: ServiceRecord) -> dict[str, Any]:
+        return {
+            "id": r.id,
+            "name": r.name,
+            "vendor": r.vendor,
+            "category": r.category,
+            "status": r.status,
+            "owner": r.owner,
+            "risk_score": r.risk_score,
+            "first_seen": r.first_seen.isoformat() if r.first_seen else None,
+            "last_seen": r.last_seen.isoformat() if r.last_seen else None,
+            "users": r.users,
+            "requests": r.requests,
+            "data_classes": r.data_classes,
+            "review_due": r.review_due.isoformat() if r.review_due else None,
+        }
+
+    return {
+        "title": "ISO/IEC 42001 evidence report",
+        "disclaimer": DISCLAIMER,
+        "period": {"since": since.isoformat(), "until": until.isoformat()},
+        "generated_at": now.isoformat(),
+        "controls": [asdict(c) for c in _controls(services, period, len(incidents))],
+        "inventory": [brief(r) for r in services],
+        "risk_register": [
+            {
+                "id": r.id,
+                "risk_score": r.risk_score,
+                "risk_source": r.risk_source,
+                "factors": r.risk_factors,
+                "status": r.status,
+                "owner": r.owner,
+                "justification": r.justification,
+            }
+            for r in sorted(services, key=lambda r: (-r.risk_score, r.id))
+        ],
+        "not_reviewed": [r.id for r in services if r.reviewed_at is None],
+        "no_owner": [r.id for r in services if r.owner is None],
+        "reviews_overdue": [r.id for r in services if r.review_due and r.review_due < now],
+        "incidents": incidents,
+        "incidents_truncated": len(blocks) == INCIDENT_LIMIT or len(findings) == INCIDENT_LIMIT,
+        "totals": {
+            "requests": period.requests,
+            "blocked": period.blocked,
+            "redacted": period.redacted,
+            "findings": period.findings,
+            "new_services": period.new_services,
+        },
+    }
+
+
+def iso42001_markdown(report: dict[str, Any]) -> str:
+    """The report as Markdown, for people."""
+    period = report["period"]
+    lines = [
+        f"# {report['title']}",
+        "",
+        f"Period: {period['since']} to {period['until']} (generated {report['generated_at']})",
+        "",
+        f"> {report['disclaimer']}",
+        "",
+        "## Clauses and Annex A controls",
+        "",
+        "| ref | topic | coverage | evidence held | not covered by shadowlens |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    lines += [
+        f"| {c['ref']} | {c['title']} | {c['coverage']} | {c['evidence']} | {c['not_covered']} |"
+        for c in report["controls"]
+    ]
+    lines += ["", "## Needs attention", ""]
+    for key, title in (
+        ("not_reviewed", "Services seen but not reviewed"),
+        ("no_owner", "Services without an owner"),
+        ("reviews_overdue", "Reviews overdue"),
+    ):
+        items = report[key]
+        lines.append(f"- {title} ({len(items)}): {', '.join(items) if items else 'none'}")
+    lines += [
+        "",
+        "## AI system inventory",
+        "",
+        "| service | vendor | category | status | owner | risk | users | requests | data |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    lines += [
+        f"| {s['id']} | {s['vendor']} | {s['category']} | {s['status']} | {s['owner'] or '-'} "
+        f"| {s['risk_score']} | {s['users']} | {s['requests']} | {','.join(s['data_classes'])} |"
+        for s in report["inventory"]
+    ]
+    lines += [
+        "",
+        "## Risk register",
+        "",
+        "| service | score | source | factors |",
+        "| --- | --- | --- | --- |",
+    ]
+    lines += [
+        f"| {r['id']} | {r['risk_score']} | {r['risk_source']} | "
+        + "; ".join(f"{f['name']} {f['points']:+d}" for f in r["factors"])
+        + " |"
+        for r in report["risk_register"]
+    ]
+    lines += ["", f"## Incidents ({len(report['incidents'])})", ""]
+    if report["incidents"]:
+        lines += ["| time | kind | service | user | detail |", "| --- | --- | --- | --- | --- |"]
+        lines += [
+            f"| {i['ts']} | {i['kind']} | {i['service']} | {i['user'] or '-'} | {i['detail']} |"
+            for i in report["incidents"]
+        ]
+    else:
+        lines.append("None in this period.")
+    return "\n".join(lines) + "\n"
+
+
+def iso42001_csv(report: dict[str, Any]) -> str:
+    """The report as CSV rows of (section, key, title, status, detail), for spreadsheets."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["section", "key", "title", "status", "detail"])
+    writer.writerow(["disclaimer", "", "", "", report["disclaimer"]])
+    for c in report["controls"]:
+        writer.writerow(["control", c["ref"], c["title"], c["coverage"], c["evidence"]])
+        writer.writerow(["not_covered", c["ref"], c["title"], "", c["not_covered"]])
+    for s in report["inventory"]:
+        writer.writerow(
+            ["inventory", s["id"], s["name"], s["status"],
+             f"owner={s['owner'] or ''};risk={s['risk_score']};users={s['users']};"
+             f"requests={s['requests']};data={','.join(s['data_classes'])}"]
+        )  # fmt: skip
+    for key in ("not_reviewed", "no_owner", "reviews_overdue"):
+        for service_id in report[key]:
+            writer.writerow([key, service_id, "", "", ""])
+    for i in report["incidents"]:
+        writer.writerow(["incident", i["ts"], i["service"], i["kind"], i["detail"]])
+    return out.getvalue()
