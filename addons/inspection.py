@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 
 from mitmproxy import http
 
@@ -50,9 +51,11 @@ class Inspection:
             inspect_text, message.text, scanner=self.scanner, limits=self.limits
         )
 
-    async def _timed(self, scan: object, *args: object, **kwargs: object) -> BodyReport:
+    async def _timed(
+        self, scan: Callable[..., BodyReport], *args: object, **kwargs: object
+    ) -> BodyReport:
         started = time.perf_counter()
-        report: BodyReport = await asyncio.to_thread(scan, *args, **kwargs)  # type: ignore[arg-type]
+        report = await asyncio.to_thread(scan, *args, **kwargs)
         metrics.DLP_SCAN_SECONDS.observe(time.perf_counter() - started)
         for finding in report.findings:
             metrics.DLP_FINDINGS.labels(category=finding.category, severity=finding.severity).inc()

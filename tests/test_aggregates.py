@@ -105,12 +105,13 @@ def _stored(core: Core, ts: datetime) -> object:
 
 
 def test_upgrading_an_inventory_backfills_the_aggregates(core: Core) -> None:
+    from proxy.inventory.models import Base
+
+    new_tables = ("api_tokens", "audit_log", "finding_rollups_hourly", "rollups_hourly",
+                  "users", "governance", "service_data_classes", "service_users")  # fmt: skip
     with core.engine.begin() as conn:  # back to before 0005, data written the old way
-        for table in (
-            "api_tokens", "audit_log", "finding_rollups_hourly", "rollups_hourly", "users",
-            "governance", "service_data_classes", "service_users",
-        ):  # fmt: skip
-            conn.execute(text(f"DELETE FROM {table}"))
+        for name in new_tables:
+            conn.execute(Base.metadata.tables[name].delete())
     from alembic import command
 
     from proxy.inventory.migrate import alembic_config

@@ -113,10 +113,9 @@ def test_patch_governance_is_validated_applied_and_audited(client: TestClient) -
 
 @pytest.mark.usefixtures("traffic")
 def test_detection_filters(client: TestClient) -> None:
-    def ids(**params: object) -> list[str]:
-        return [
-            (d["user"], d["action"]) for d in _get(client, "/api/v1/detections", **params)["items"]
-        ]  # type: ignore[misc]
+    def ids(**params: object) -> list[tuple[str, str]]:
+        items = _get(client, "/api/v1/detections", **params)["items"]
+        return [(d["user"], d["action"]) for d in items]
 
     assert ids(group="sec", action="block") == [("alice", "block")]
     assert ids(detector="email") == [("alice", "redact")]
@@ -181,8 +180,8 @@ def test_summary_from_rollups_hides_identities_from_viewers(client: TestClient, 
     later = _get(client, "/api/v1/summary", since=(T0 + timedelta(hours=1)).isoformat(),
                  until=(T0 + timedelta(hours=2)).isoformat())  # fmt: skip
     assert (later["requests"], later["new_services"]) == (2, ["claude"])
-    backwards = client.get("/api/v1/summary", params={"since": period["until"],
-                                                      "until": period["since"]}, headers=AUTH)  # fmt: skip
+    reversed_period = {"since": period["until"], "until": period["since"]}
+    backwards = client.get("/api/v1/summary", params=reversed_period, headers=AUTH)
     assert backwards.status_code == 422
 
 

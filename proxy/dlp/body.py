@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote_plus, unquote_plus
 
 import brotli
+import pypdf
 import zstandard
 
 from proxy.dlp.jsonpos import JsonPositionError, StringValue, replace_strings, string_values
@@ -284,9 +285,7 @@ def _content(
     if kind == "docx":
         return _docx(walk, data, location)
     if kind == "pdf":
-        walk.report.flags.append(f"unsupported:pdf:{location}")
-        walk.limit("dlp-unscanned-document", location, "low")
-        return data
+        return _pdf(walk, data, location)
     charset = _charset(params)
     text = _decode_text(data, charset)
     if kind == "form":
@@ -343,6 +342,51 @@ def _docx(walk: _Walk, data: bytes, location: str) -> bytes:
         walk.limit("dlp-unscanned-document", location, "low")
         return data
     walk.report.flags.append(f"docx:{location}")
+    walk.text(text, location)
+    return data
+
+
+def pdf_text(data: bytes, max_chars: int, max_pages: int = 1000) -> str | None:
+    """The text of a PDF's pages, or None if it is no readable PDF.
+
+    Raises ``_TooBigError`` past ``max_chars`` of text or ``max_pages`` pages.
+    """
+    try:
+        reader = pypdf.PdfReader(io.BytesIO(data))
+        if len(reader.pages) > max_pages:
+            raise _TooBigError(b"")
+        parts: list[str] = []
+        size = 0
+        for page in reader.pages:
+            text = page.extract_text() or ""
+            size += len(text)
+            if size > max_chars:
+                raise _TooBigError(b"")
+            parts.append(text)
+    except _TooBigError:
+        raise
+    except Exception:  # pypdf raises many kinds on a malformed file; all mean "unreadable"
+        return None
+    return "\n".join(parts)
+
+
+def _pdf(walk: _Walk, data: bytes, location: str) -> bytes:
+    """Scan a PDF's text. Like a Word document, it cannot be masked in place: redaction
+    raises, so the caller blocks instead."""
+    if walk.masks is not None:
+        if any(loc == location or loc.startswith(location + "#") for loc in walk.masks):
+            raise RedactionError(f"findings in a PDF document ({location or 'body'})")
+        return data
+    try:
+        text = pdf_text(data, walk.limits.max_decoded_bytes)
+    except _TooBigError:
+        walk.limit("dlp-decompression-bomb", location, "high")
+        return data
+    if text is None:
+        walk.report.flags.append(f"malformed-pdf:{location}")
+        walk.limit("dlp-unscanned-document", location, "low")
+        return data
+    walk.report.flags.append(f"pdf:{location}")
     walk.text(text, location)
     return data
 

@@ -372,3 +372,48 @@ def test_redaction_reuses_the_inspection_limits(scanner: Scanner) -> None:
     assert decoded == {
         "x": "secret [REDACTED:aws-access-key-id] plus enough text to pass the base64 minimum"
     }
+
+
+def _pdf_with_text(text: str) -> bytes:
+    """A minimal one-page PDF whose content stream shows ``text`` in Helvetica."""
+    stream = f"BT /F1 12 Tf 72 712 Td ({text}) Tj ET".encode()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
+    return bytes(out)
+
+
+def test_pdf_upload_text_is_scanned_and_blocks_redaction(scanner: Scanner) -> None:
+    body = _multipart(
+        [
+            (
+                'Content-Disposition: form-data; name="f"; filename="notes.pdf"',
+                _pdf_with_text(f"key {AWS}"),
+            )
+        ]
+    )
+    ctype = "multipart/form-data; boundary=XyZ-b0undary"
+    report = _inspect(scanner, body, ctype, None)
+    assert ("aws-access-key-id", "multipart:notes.pdf") in {
+        (f.detector, f.location) for f in report.findings
+    }
+    assert "pdf:multipart:notes.pdf" in report.flags
+    with pytest.raises(RedactionError, match="PDF"):
+        redact_body(body, content_type=ctype, content_encoding=None, report=report)

@@ -100,7 +100,7 @@ def test_sigkill_with_a_full_spool_loses_nothing(tmp_path: Path, postgres_url: s
         items = second.wait_for_detections(6, timeout=10, service="chatgpt")
         assert sorted(i["path"] for i in items) == [f"/c/{n}" for n in range(6)]
         assert not spool.pending()
-        [service] = [s for s in second.api("/api/v1/services").json()["items"]]
+        [service] = second.api("/api/v1/services").json()["items"]
         assert service["requests"] == 6
     finally:
         assert stop_shadowlens(second) == 0, "".join(second.output)

@@ -1,0 +1,202 @@
+"""Proxy overhead: shadowlens against plain mitmdump, in the same run, on loopback.
+
+Run: .venv/bin/python bench/proxy_bench.py [--seconds 5] [--rounds 3]
+
+Both proxies run in reverse mode in front of one small asyncio HTTP server, with the same
+mitmproxy options (lazy upstream connections, quiet logs). wrk (Debian's package) drives
+each with keep-alive connections:
+
+- baseline: plain mitmdump;
+- shadowlens, non-AI traffic (Host: shop.example.net): classification, then streaming;
+- shadowlens, AI traffic (Host: api.openai.com, a chat-completion JSON POST): classification,
+  body check, DLP scan, policy decision, and an inventory write per request.
+
+Rounds are interleaved, so the shared machine's noise hits every configuration alike; the
+medians and the ratios to the baseline are printed as a Markdown table. It also times the
+policy decision alone, per call.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import timeit
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+CHAT = (
+    b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":'
+    b'"Summarise the attached meeting notes in five bullet points, please."}]}'
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class _Upstream(asyncio.Protocol):
+    """Answers every request on a connection with a fixed small JSON body."""
+
+    RESPONSE = (
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 11\r\n\r\n"
+        b'{"ok":true}'
+    )
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+        self.buffer = b""
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        while b"\r\n\r\n" in self.buffer:
+            head, _, rest = self.buffer.partition(b"\r\n\r\n")
+            found = re.search(rb"(?i)content-length:\s*(\d+)", head)
+            length = int(found.group(1)) if found else 0
+            if len(rest) < length:
+                return
+            self.buffer = rest[length:]
+            self.transport.write(self.RESPONSE)  # type: ignore[attr-defined]
+
+
+def start_upstream(port: int) -> None:
+    loop = asyncio.new_event_loop()
+
+    async def serve() -> None:
+        server = await loop.create_server(_Upstream, "127.0.0.1", port)
+        await server.serve_forever()
+
+    threading.Thread(target=loop.run_until_complete, args=(serve(),), daemon=True).start()
+
+
+def wait_listening(port: int, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"proxy exited with {process.returncode}")
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise RuntimeError("proxy did not start")
+
+
+@contextmanager
+def proxy(command: list[str], port: int, env: dict[str, str]):  # type: ignore[no-untyped-def]
+    process = subprocess.Popen(
+        command,
+        env=os.environ | env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=ROOT,
+    )
+    try:
+        wait_listening(port, process)
+        time.sleep(1.0)
+        yield
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def wrk(port: int, seconds: int, *, host: str, post: bool) -> float:
+    """Requests per second that wrk got through, with 8 keep-alive connections."""
+    script = Path(tempfile.mkstemp(suffix=".lua")[1])
+    body = CHAT.decode().replace('"', '\\"')
+    method = f'wrk.method = "POST"\nwrk.body = "{body}"\n' if post else ""
+    script.write_text(
+        f'{method}wrk.headers["Host"] = "{host}"\n'
+        f'wrk.headers["Content-Type"] = "application/json"\n'
+    )
+    result = subprocess.run(
+        ["wrk", "-t", "1", "-c", "8", "-d", f"{seconds}s", "-s", str(script),
+         f"http://127.0.0.1:{port}/v1/chat/completions"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    script.unlink()
+    found = re.search(r"Requests/sec:\s+([\d.]+)", result.stdout)
+    if not found:
+        raise RuntimeError(result.stdout + result.stderr)
+    return float(found.group(1))
+
+
+def decision_cost() -> float:
+    """Microseconds per policy decision on the shipped policy and catalog."""
+    from proxy.catalog import load_catalog
+    from proxy.policy import decide, load_policy
+    from proxy.policy.decide import Upload
+    from proxy.policy.model import Identity
+
+    policy = load_policy(ROOT / "rules" / "policy.yaml")
+    service = load_catalog(ROOT / "rules").services["openai-api"]
+    who = Identity("alice", frozenset({"engineering"}), "10.1.0.5", "ip_map")
+    upload = Upload([("pii", "low"), ("secret", "critical")])
+    number = 50_000
+    seconds = timeit.timeit(
+        lambda: decide(policy, identity=who, service=service, upload=upload), number=number
+    )
+    return seconds / number * 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("bench/proxy_bench.py needs wrk: apt-get install wrk")
+    upstream = free_port()
+    start_upstream(upstream)
+    mode = ["--mode", f"reverse:http://127.0.0.1:{upstream}", "-q",
+            "--set", "connection_strategy=lazy"]  # fmt: skip
+    data = tempfile.mkdtemp(prefix="shadowlens-bench-")
+    configs = {
+        "mitmdump (baseline)": ([str(BIN / "mitmdump"), *mode], "shop.example.net", False),
+        "shadowlens, non-AI": (
+            [str(BIN / "shadowlens"), "proxy", *mode],
+            "shop.example.net",
+            False,
+        ),
+        "shadowlens, AI POST": ([str(BIN / "shadowlens"), "proxy", *mode], "api.openai.com", True),
+    }
+    results: dict[str, list[float]] = {name: [] for name in configs}
+    for _ in range(args.rounds):
+        for name, (command, host, post) in configs.items():
+            port = free_port()
+            env = {"SHADOWLENS_DATA_DIR": data, "SHADOWLENS_METRICS_PORT": "0",
+                   "SHADOWLENS_RULES_RELOAD_SECONDS": "0"}  # fmt: skip
+            with proxy([*command, "-p", str(port)], port, env):
+                results[name].append(wrk(port, args.seconds, host=host, post=post))
+    baseline = statistics.median(results["mitmdump (baseline)"])
+    print(f"| configuration | requests/s (median of {args.rounds}) | vs. mitmdump |")
+    print("| --- | ---: | ---: |")
+    for name, values in results.items():
+        median = statistics.median(values)
+        print(f"| {name} | {median:,.0f} | {median / baseline:.2f} |")
+    print(f"\npolicy decision alone: {decision_cost():.1f} µs per call")
+    print(f"AI requests recorded in the inventory: {recorded(Path(data))}")
+
+
+def recorded(data: Path) -> int:
+    """Detections written during the AI runs: proof the AI path really ran."""
+    import sqlite3
+
+    with sqlite3.connect(data / "shadowlens.db") as db:
+        return int(db.execute("SELECT count(*) FROM detections").fetchone()[0])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,136 @@
+"""The inspection and enforcement addons, driven through mitmproxy's own test harness."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+
+import pytest
+from mitmproxy import http, websocket
+from mitmproxy.test import taddons, tflow, tutils
+from wsproto.frame_protocol import Opcode
+
+from addons.enforcement import Enforcement
+from addons.flowmeta import MATCH
+from addons.inspection import Inspection
+from proxy.catalog import Match, load_catalog
+from proxy.dlp import config as dlp_config
+from proxy.inventory.events import DetectionEvent
+from proxy.inventory.writer import InventoryWriter
+from proxy.policy.coaching import CoachGrants
+from proxy.policy.responses import COACH_PATH
+from proxy.runtime import PolicyRef
+from proxy.settings import Settings
+from tests.conftest import RULES_DIR
+
+POLICY = Path(__file__).parent / "fixtures" / "policy"
+AWS = "AKIAZ7Q2XK4M7TR3WB6P"
+CATALOG = load_catalog(RULES_DIR)
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings(
+        data_dir=tmp_path_factory.mktemp("data"),
+        policy_file=POLICY / "scenario.yaml",
+        identity_file=POLICY / "identities.yaml",
+    )
+
+
+@pytest.fixture(scope="module")
+def inspection(settings: Settings) -> Inspection:
+    return Inspection(dlp_config.scanner(settings), dlp_config.limits(settings))
+
+
+Scenario = Callable[[Inspection, Enforcement], Awaitable[None]]
+
+
+def _run(settings: Settings, inspection: Inspection, scenario: Scenario) -> list[DetectionEvent]:
+    written: list[DetectionEvent] = []
+
+    def keep(batch: Sequence[DetectionEvent]) -> int:
+        written.extend(batch)
+        return len(batch)
+
+    async def main() -> None:
+        writer = InventoryWriter(keep, queue_size=10, batch_size=10, flush_seconds=0.01)
+        writer.start()
+        enforcement = Enforcement(PolicyRef(settings), writer, CoachGrants())
+        with taddons.context(inspection, enforcement):
+            await scenario(inspection, enforcement)
+        await writer.close()
+
+    asyncio.run(main())
+    return written
+
+
+def _ai_flow(host: str, service: str, *, path: str = "/", method: str = "GET") -> http.HTTPFlow:
+    request = tutils.treq(host=host, port=443, scheme=b"https", path=path.encode(), content=b"")
+    request.method = method
+    request.headers["host"] = host
+    flow = tflow.tflow(req=request)
+    flow.response = None
+    flow.client_conn.peername = ("10.1.0.5", 40000)  # alice, engineering
+    flow.metadata[MATCH] = Match(CATALOG.services[service], "host", host)
+    return flow
+
+
+def test_websocket_messages_are_scanned_and_redacted(
+    settings: Settings, inspection: Inspection
+) -> None:
+    flow = tflow.twebsocketflow()
+    flow.client_conn.peername = ("10.1.0.5", 40000)
+    flow.metadata[MATCH] = Match(CATALOG.services["chatgpt"], "host", "chatgpt.com")
+    assert flow.websocket is not None
+    flow.websocket.messages.append(
+        websocket.WebSocketMessage(Opcode.TEXT, True, f"deploy with {AWS} now".encode())
+    )
+
+    async def scenario(inspection: Inspection, enforcement: Enforcement) -> None:
+        await inspection.websocket_message(flow)
+        enforcement.websocket_message(flow)
+
+    [event] = _run(settings, inspection, scenario)
+    assert AWS not in flow.websocket.messages[-1].text
+    assert (event.method, event.action, event.rule_id) == ("WS", "redact", "redact-secrets")
+    assert [f.detector for f in event.findings] == ["aws-access-key-id"]
+
+
+def test_tenant_headers_replace_what_the_client_sent(
+    settings: Settings, inspection: Inspection
+) -> None:
+    flow = _ai_flow("chatgpt.com", "chatgpt")
+    flow.request.headers["ChatGPT-Allowed-Workspace-Id"] = "ws-personal"
+
+    async def scenario(inspection: Inspection, enforcement: Enforcement) -> None:
+        enforcement.requestheaders(flow)
+
+    _run(settings, inspection, scenario)
+    assert flow.request.headers.get_all("ChatGPT-Allowed-Workspace-Id") == ["ws-corp-1234"]
+
+
+def test_a_forged_coaching_form_is_refused(settings: Settings, inspection: Inspection) -> None:
+    flow = _ai_flow("www.midjourney.com", "midjourney", path=COACH_PATH, method="POST")
+    flow.request.urlencoded_form = [("justification", "because I said so"), ("token", "forged")]
+
+    async def scenario(inspection: Inspection, enforcement: Enforcement) -> None:
+        enforcement.requestheaders(flow)
+        enforcement.request(flow)
+
+    assert _run(settings, inspection, scenario) == []
+    assert flow.response is not None and flow.response.status_code == 400
+
+
+def test_a_body_too_large_to_inspect_fails_closed(
+    settings: Settings, inspection: Inspection
+) -> None:
+    flow = _ai_flow("www.perplexity.ai", "perplexity", method="POST")
+    flow.request.stream = True  # Discovery streams what is larger than the DLP limit
+
+    async def scenario(inspection: Inspection, enforcement: Enforcement) -> None:
+        enforcement.requestheaders(flow)
+
+    _run(settings, inspection, scenario)
+    assert flow.response is not None and flow.response.status_code == 403
+    assert b"could not be inspected" in flow.response.content  # type: ignore[operator]
