@@ -19,6 +19,8 @@ from proxy.runtime import CatalogRef
 # How much of a streamed response we look at to recognise an LLM or MCP stream.
 STREAM_PEEK_BYTES = 4096
 STREAMED_TYPES = ("text/event-stream", "application/x-ndjson")
+# Bodies up to this size are held rather than streamed when they are not AI.
+SMALL_BODY_BYTES = 64 * 1024
 
 
 class Discovery:
@@ -44,7 +46,7 @@ class Discovery:
             flow.metadata[MATCH] = match
         elif is_candidate(request.method, path, request.headers):
             flow.metadata[CANDIDATE] = True
-        else:
+        elif _worth_streaming(request.headers, bodiless=True):
             request.stream = True
         if declared_size(request) > self.max_body:
             request.stream = True  # too large to hold in memory: forwarded as it comes
@@ -71,7 +73,7 @@ class Discovery:
         if content_type.startswith(STREAMED_TYPES):
             # LLM tokens reach the client as they come; we only peek at the first bytes.
             flow.response.stream = self._peeker(flow) if MATCH not in flow.metadata else True
-        elif MATCH not in flow.metadata:
+        elif MATCH not in flow.metadata and _worth_streaming(flow.response.headers, bodiless=False):
             flow.response.stream = True
 
     def _peeker(self, flow: http.HTTPFlow) -> Callable[[bytes], bytes]:
@@ -118,3 +120,16 @@ def _identity_body(request: http.Request) -> bytes:
     if request.headers.get("content-encoding", "identity") != "identity":
         return b""
     return request.raw_content or b""
+
+
+def _worth_streaming(headers: http.Headers, *, bodiless: bool) -> bool:
+    """Stream a body unless it is known to be small: holding a few KB costs less than
+    forwarding them chunk by chunk, and a large or open-ended body is never held.
+
+    ``bodiless``: what a message without Content-Length or Transfer-Encoding carries
+    (requests: nothing; responses: everything until the connection closes).
+    """
+    length = headers.get("content-length", "")
+    if length.isdigit():
+        return int(length) > SMALL_BODY_BYTES
+    return "transfer-encoding" in headers or not bodiless

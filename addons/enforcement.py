@@ -85,7 +85,11 @@ class Enforcement:
         match: Match = flow.metadata[MATCH]
         identity = self._identity(flow)
         decision = decide(
-            self.policy.current, identity=identity, service=match.service, upload=upload
+            self.policy.current,
+            identity=identity,
+            service=match.service,
+            upload=upload,
+            account=match.account,
         )
         if decision.action == "coach" and self.grants.allowed(_who(identity), match.service.id):
             decision = dataclasses.replace(

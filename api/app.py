@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.routes import audit, detections, findings, health, reports, services, summary, users
 from proxy.catalog import HostIndex
+from proxy.inventory.oidc import OidcVerifier
 
 API_PREFIX = "/api/v1"
 
@@ -19,11 +20,12 @@ def create_app(
     sessions: sessionmaker[Session],
     tokens: frozenset[str],
     catalog: HostIndex | None = None,
+    oidc: OidcVerifier | None = None,
 ) -> FastAPI:
     """The SOC API over ``sessions``; ``tokens`` are bootstrap tokens with the admin role.
 
     Every /api route depends on a role (see ``api.deps.require``); ``catalog`` supplies the
-    default risk of services nobody has reviewed.
+    default risk of services nobody has reviewed; ``oidc`` accepts OIDC JWTs too.
     """
     app = FastAPI(
         title="shadowlens",
@@ -33,6 +35,7 @@ def create_app(
     app.state.sessions = sessions
     app.state.tokens = tokens
     app.state.catalog = catalog
+    app.state.oidc = oidc
     app.include_router(health.router)
     for module in (services, detections, findings, users, summary, reports, audit):
         app.include_router(module.router, prefix=API_PREFIX)

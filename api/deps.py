@@ -1,7 +1,8 @@
 """Dependencies shared by the routes: the database session, bearer-token auth and roles.
 
-A bearer token is either one of ``SHADOWLENS_API_TOKENS`` (bootstrap tokens, with the admin
-role) or one made with ``shadowlens token create`` (stored as its SHA-256, with its own role).
+A bearer token is one of ``SHADOWLENS_API_TOKENS`` (bootstrap tokens, with the admin role),
+one made with ``shadowlens token create`` (stored as its SHA-256, with its own role), or,
+when a JWKS file is configured, an OIDC JWT carrying its role in a claim.
 Roles: ``viewer`` sees aggregates without identities, ``analyst`` also detections, findings
 and users, ``admin`` also changes governance and reads the audit log.
 """
@@ -18,6 +19,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from proxy.inventory import tokens
+from proxy.inventory.oidc import OidcError, OidcVerifier
 from proxy.inventory.tokens import Principal
 
 _bearer = HTTPBearer(
@@ -52,6 +54,12 @@ def authenticate(
     # Compare against every token in constant time, so timing tells nothing.
     if any(hmac.compare_digest(presented, token) for token in bootstrap):
         return Principal(actor="bootstrap-token", role="admin")
+    verifier: OidcVerifier | None = request.app.state.oidc
+    if verifier is not None and presented.count(".") == 2:  # a JWT, not one of our tokens
+        try:
+            return verifier.principal(presented)
+        except OidcError as exc:
+            raise _unauthorized() from exc
     with request.app.state.sessions() as session:
         principal = tokens.principal_for(session, secret=presented)
     if principal is None:

@@ -26,6 +26,7 @@ from proxy.catalog.risk import risk_of
 from proxy.dlp import cli as dlp_cli
 from proxy.errors import RulesError
 from proxy.inventory import cli as inventory_cli
+from proxy.inventory.oidc import OidcConfigError
 from proxy.policy import cli as policy_cli
 from proxy.runtime import Core, load_catalog_counted
 from proxy.settings import Settings
@@ -60,6 +61,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(args, settings)
     except RulesError as exc:
         print(f"shadowlens: rules error: {exc}", file=sys.stderr)
+        return 2
+    except OidcConfigError as exc:
+        print(f"shadowlens: OIDC settings: {exc}", file=sys.stderr)
         return 2
 
 
@@ -220,7 +224,14 @@ def _start_api(core: Core) -> EmbeddedServer:
             f"shadowlens: no SHADOWLENS_API_TOKENS set; this run's API token is {token}",
             flush=True,
         )
-    app = create_app(sessions=core.sessions, tokens=tokens, catalog=core.catalog())
+    from proxy.inventory.oidc import verifier_from_settings
+
+    app = create_app(
+        sessions=core.sessions,
+        tokens=tokens,
+        catalog=core.catalog(),
+        oidc=verifier_from_settings(core.settings),
+    )
     return build_server(app, host=core.settings.api_host, port=core.settings.api_port)
 
 

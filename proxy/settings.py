@@ -48,6 +48,17 @@ class Settings(BaseSettings):
         default="",
         description="Comma-separated bearer tokens accepted by /api. Empty: `run` makes one.",
     )
+    oidc_jwks_file: str = Field(
+        default="",
+        description="JWKS file of the identity provider's signing keys; when set, the API "
+        "also accepts RS256 OIDC bearer tokens. Empty: off.",
+    )
+    oidc_issuer: str = Field(default="", description="Required `iss` of OIDC tokens.")
+    oidc_audience: str = Field(default="", description="Required `aud` of OIDC tokens.")
+    oidc_role_claim: str = Field(
+        default="shadowlens_role",
+        description="Claim holding the role (viewer, analyst, admin) or a list of roles.",
+    )
     writer_queue_size: int = Field(
         default=10_000, ge=1, description="Events the proxy holds before it drops new ones."
     )

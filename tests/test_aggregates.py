@@ -14,7 +14,9 @@ from proxy.inventory.models import (
     FindingRollup,
     HourlyRollup,
     ServiceDataClass,
+    ServiceRollup,
     ServiceSeen,
+    UserRollup,
     UserSeen,
 )
 from proxy.runtime import Core
@@ -59,6 +61,17 @@ def test_a_batch_updates_users_rollups_and_service_sets(core: Core) -> None:
         assert findings == {("email", "medium"): 1, ("iban", "high"): 1, ("aws-key", "critical"): 1}
         classes = set(session.scalars(select(ServiceDataClass.category)))
         assert classes == {"pii", "secret"}
+        by_service = {
+            (r.hour, r.action): (r.requests, r.findings)
+            for r in session.scalars(select(ServiceRollup))
+        }
+        assert by_service == {
+            (T0, "monitor"): (3, 2),
+            (T0, "block"): (1, 0),
+            (T0 + timedelta(hours=1), "monitor"): (1, 1),
+        }
+        daily = {(r.day, r.user): r.requests for r in session.scalars(select(UserRollup))}
+        assert daily == {(T0.replace(hour=0), "alice"): 2, (T0.replace(hour=0), "bob"): 2}
 
 
 def test_two_concurrent_writers_lose_no_update(core: Core) -> None:
@@ -150,3 +163,7 @@ def test_upgrading_an_inventory_backfills_the_aggregates(core: Core) -> None:
             for r in session.scalars(select(HourlyRollup))
         }
         assert rollups == {(T0, "alice"): (2, 20), (T0, "bob"): (1, 10)}
+        [by_service] = session.scalars(select(ServiceRollup)).all()
+        assert (by_service.hour, by_service.requests, by_service.bytes_up) == (T0, 3, 30)
+        daily = {r.user: r.requests for r in session.scalars(select(UserRollup))}
+        assert daily == {"alice": 2, "bob": 1}

@@ -160,8 +160,10 @@ def test_export_of_many_rows_comes_in_chunks(client: TestClient, core: Core) -> 
 def test_users_top_n(client: TestClient) -> None:
     items = _get(client, "/api/v1/users", limit=1)["items"]
     assert [(u["id"], u["requests"], u["groups"]) for u in items] == [("alice", 3, ["eng", "sec"])]
-    hour2 = _get(client, "/api/v1/users", since=(T0 + timedelta(hours=1)).isoformat())["items"]
-    assert [(u["id"], u["requests"]) for u in hour2] == [("bob", 2)]
+    same_day = _get(client, "/api/v1/users", since=(T0 + timedelta(hours=1)).isoformat())
+    assert [(u["id"], u["requests"]) for u in same_day["items"]] == [("alice", 3), ("bob", 2)]
+    next_day = _get(client, "/api/v1/users", since=(T0 + timedelta(days=1)).isoformat())
+    assert next_day["items"] == []  # ranges count whole UTC days
 
 
 @pytest.mark.usefixtures("traffic")

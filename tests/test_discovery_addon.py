@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 
+import pytest
 from mitmproxy import http
 from mitmproxy.test import taddons, tflow, tutils
 
 from addons.discovery import Discovery
-from addons.flowmeta import MATCH
+from addons.flowmeta import CANDIDATE, MATCH
 from proxy.catalog import HostIndex, Service
 from proxy.inventory.events import DetectionEvent
 from proxy.inventory.writer import InventoryWriter
@@ -97,9 +98,24 @@ def test_ai_flow_is_recorded_without_query_string_or_password() -> None:
     assert not flow.request.stream and not flow.response.stream
 
 
-def test_non_ai_flow_is_streamed_and_not_recorded() -> None:
+@pytest.mark.parametrize(
+    ("request_headers", "response_headers", "streamed"),
+    [
+        ({"content-length": str(1 << 20)}, {"content-length": str(1 << 20)}, (True, True)),
+        ({"transfer-encoding": "chunked"}, {"transfer-encoding": "chunked"}, (True, True)),
+        ({}, {}, (False, True)),  # no request body; a response that runs until close
+        ({"content-length": "7"}, {"content-length": "11"}, (False, False)),  # small: held
+    ],
+)
+def test_non_ai_flow_is_not_recorded_and_large_bodies_stream(
+    request_headers: dict[str, str], response_headers: dict[str, str], streamed: tuple[bool, bool]
+) -> None:
     flow = _flow("example.com", path="/index.html")
-    flow.response = tutils.tresp()
+    del flow.request.headers["content-length"]
+    flow.request.headers.update(request_headers)
+    flow.response = tutils.tresp(
+        headers=http.Headers(**{k.replace("-", "_"): v for k, v in response_headers.items()})
+    )
 
     async def scenario(discovery: Discovery) -> None:
         discovery.requestheaders(flow)
@@ -107,7 +123,7 @@ def test_non_ai_flow_is_streamed_and_not_recorded() -> None:
         discovery.response(flow)
 
     assert _run(scenario) == []
-    assert flow.request.stream is True and flow.response.stream is True
+    assert (bool(flow.request.stream), bool(flow.response.stream)) == streamed
     assert MATCH not in flow.metadata
 
 
@@ -187,14 +203,16 @@ def test_ordinary_json_post_to_an_llm_looking_path_is_not_a_detection() -> None:
     assert _run(scenario) == []
 
 
-def test_ordinary_requests_are_streamed_without_a_body_check() -> None:
+def test_ordinary_uploads_stream_without_a_body_check() -> None:
     flow = _flow("shop.example", path="/cart")
+    flow.request.headers["content-length"] = str(1 << 20)
 
     async def scenario(discovery: Discovery) -> None:
         discovery.requestheaders(flow)
+        discovery.request(flow)
 
-    _run(scenario)
-    assert flow.request.stream is True
+    assert _run(scenario) == []
+    assert flow.request.stream is True and CANDIDATE not in flow.metadata
 
 
 def test_large_ai_uploads_stream_instead_of_filling_memory() -> None:

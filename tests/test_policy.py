@@ -283,3 +283,29 @@ def test_coach_page_carries_form_token_and_escapes(policy: Policy) -> None:
     assert page.status == 200
     assert b'name="token" value="abc123"' in page.body
     assert b"<script>" not in page.body
+
+
+@pytest.mark.parametrize(
+    ("account", "kind", "action"),
+    [
+        ("ws-corp-1234", "corporate", "monitor"),
+        ("ws-personal-99", "personal", "block"),
+        (None, "unknown", "monitor"),
+    ],
+)
+def test_personal_and_corporate_accounts(
+    policy: Policy,
+    catalog: HostIndex,
+    resolver: IdentityResolver,
+    account: str | None,
+    kind: str,
+    action: str,
+) -> None:
+    decision = decide(
+        policy,
+        identity=_who(resolver, "10.1.0.5"),
+        service=catalog.services["chatgpt"],
+        upload=NOTHING,
+        account=account,
+    )
+    assert (decision.account_kind, decision.action) == (kind, action)

@@ -66,9 +66,9 @@ class Detection(Base):
     __tablename__ = "detections"
     __table_args__ = (
         Index("ix_detections_ts_id", "ts", "id"),
-        Index("ix_detections_service_ts", "service_id", "ts"),
-        Index("ix_detections_user_ts", "user", "ts"),
-        Index("ix_detections_action_ts", "action", "ts"),
+        Index("ix_detections_service_ts", "service_id", "ts", "id"),
+        Index("ix_detections_user_ts", "user", "ts", "id"),
+        Index("ix_detections_action_ts", "action", "ts", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -247,3 +247,30 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     created_by: Mapped[str] = mapped_column(String(255))
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ServiceRollup(Base):
+    """Flows per hour by service and action, without users: totals and top services."""
+
+    __tablename__ = "rollups_service_hourly"
+    __table_args__ = (Index("ix_rollups_service_hourly_hour", "hour"),)
+
+    hour: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    service_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    action: Mapped[str] = mapped_column(String(16), primary_key=True)
+    requests: Mapped[int] = mapped_column(BigInteger, default=0)
+    bytes_up: Mapped[int] = mapped_column(BigInteger, default=0)
+    bytes_down: Mapped[int] = mapped_column(BigInteger, default=0)
+    findings: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class UserRollup(Base):
+    """Flows per day by user: distinct and top users over long ranges."""
+
+    __tablename__ = "rollups_user_daily"
+    __table_args__ = (Index("ix_rollups_user_daily_day", "day"),)
+
+    day: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    user: Mapped[str] = mapped_column(String(255), primary_key=True)
+    requests: Mapped[int] = mapped_column(BigInteger, default=0)
+    bytes_up: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -1,8 +1,9 @@
-"""Summaries from the hourly rollups, top users, and the ISO/IEC 42001 evidence report.
+"""Summaries from the rollups, top users, and the ISO/IEC 42001 evidence report.
 
-Summaries read ``rollups_hourly`` and ``finding_rollups_hourly`` only, never the raw
-detections, so their cost grows with hours x services x users, not with traffic. Their time
-range is counted in whole hours: ``since`` is rounded down and ``until`` up to the hour.
+Summaries read ``rollups_service_hourly``, ``rollups_user_daily`` and
+``finding_rollups_hourly``, never the raw detections, so their cost grows with hours x
+services and days x users, not with traffic. Their time range is counted in whole hours
+(``since`` rounded down, ``until`` up), and in whole UTC days for users and top users.
 """
 
 from __future__ import annotations
@@ -18,9 +19,17 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from proxy.catalog import HostIndex
-from proxy.inventory.aggregates import hour_of
+from proxy.inventory.aggregates import day_of, hour_of
 from proxy.inventory.governance import ServiceRecord, list_services
-from proxy.inventory.models import Detection, FindingRollup, FindingRow, HourlyRollup, UserSeen
+from proxy.inventory.models import (
+    Detection,
+    FindingRollup,
+    FindingRow,
+    ServiceRollup,
+    ServiceSeen,
+    UserRollup,
+    UserSeen,
+)
 
 HIGH_SEVERITIES = ("high", "critical")
 INCIDENT_LIMIT = 1000
@@ -32,9 +41,20 @@ def _hours(since: datetime, until: datetime) -> tuple[datetime, datetime]:
     return start, end if end == until else end + timedelta(hours=1)
 
 
+def _days(since: datetime, until: datetime) -> tuple[datetime, datetime]:
+    start = day_of(since)
+    end = day_of(until)
+    return start, end if end == until else end + timedelta(days=1)
+
+
 def _window(since: datetime, until: datetime) -> Any:
     start, end = _hours(since, until)
-    return and_(HourlyRollup.hour >= start, HourlyRollup.hour < end)
+    return and_(ServiceRollup.hour >= start, ServiceRollup.hour < end)
+
+
+def _user_window(since: datetime, until: datetime) -> Any:
+    start, end = _days(since, until)
+    return and_(UserRollup.day >= start, UserRollup.day < end, UserRollup.user != "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,37 +91,45 @@ def summary(
 ) -> Summary:
     """Totals, new services, top services/users/detectors and actions for a time range."""
     window = _window(since, until)
-    requests = func.coalesce(func.sum(HourlyRollup.requests), 0)
+    requests = func.coalesce(func.sum(ServiceRollup.requests), 0)
     totals = session.execute(
         select(
             requests,
-            func.coalesce(func.sum(HourlyRollup.bytes_up), 0),
-            func.coalesce(func.sum(HourlyRollup.bytes_down), 0),
-            func.coalesce(func.sum(HourlyRollup.findings), 0),
-            func.count(func.distinct(HourlyRollup.service_id)),
+            func.coalesce(func.sum(ServiceRollup.bytes_up), 0),
+            func.coalesce(func.sum(ServiceRollup.bytes_down), 0),
+            func.coalesce(func.sum(ServiceRollup.findings), 0),
+            func.count(func.distinct(ServiceRollup.service_id)),
         ).where(window)
     ).one()
-    users = session.scalar(
-        select(func.count(func.distinct(HourlyRollup.user))).where(window, HourlyRollup.user != "")
-    )
     by_action = {
         action: int(count)
         for action, count in session.execute(
-            select(HourlyRollup.action, requests).where(window).group_by(HourlyRollup.action)
+            select(ServiceRollup.action, requests).where(window).group_by(ServiceRollup.action)
         )
     }
-
-    def ranked(column: Any, *extra: Any) -> list[Ranked]:
-        total = func.sum(HourlyRollup.requests)
-        rows = session.execute(
-            select(column, total)
-            .where(window, *extra)
-            .group_by(column)
-            .order_by(total.desc(), column)
-            .limit(top)
-        )
-        return [Ranked(str(key), int(n)) for key, n in rows]
-
+    services_total = func.sum(ServiceRollup.requests)
+    top_services = session.execute(
+        select(ServiceRollup.service_id, services_total)
+        .where(window)
+        .group_by(ServiceRollup.service_id)
+        .order_by(services_total.desc(), ServiceRollup.service_id)
+        .limit(top)
+    )
+    users_window = _user_window(since, until)
+    users = session.scalar(select(func.count(func.distinct(UserRollup.user))).where(users_window))
+    top_users = None
+    if identities:
+        users_total = func.sum(UserRollup.requests)
+        top_users = [
+            Ranked(str(u), int(n))
+            for u, n in session.execute(
+                select(UserRollup.user, users_total)
+                .where(users_window)
+                .group_by(UserRollup.user)
+                .order_by(users_total.desc(), UserRollup.user)
+                .limit(top)
+            )
+        ]
     start, end = _hours(since, until)
     findings_total = func.sum(FindingRollup.findings)
     detectors = session.execute(
@@ -111,8 +139,6 @@ def summary(
         .order_by(findings_total.desc(), FindingRollup.detector)
         .limit(top)
     )
-    from proxy.inventory.models import ServiceSeen
-
     new = session.scalars(
         select(ServiceSeen.id)
         .where(ServiceSeen.first_seen >= since, ServiceSeen.first_seen < until)
@@ -131,8 +157,8 @@ def summary(
         redacted=by_action.get("redact", 0),
         by_action=by_action,
         new_services=list(new),
-        top_services=ranked(HourlyRollup.service_id),
-        top_users=ranked(HourlyRollup.user, HourlyRollup.user != "") if identities else None,
+        top_services=[Ranked(str(k), int(n)) for k, n in top_services],
+        top_users=top_users,
         top_detectors=[Ranked(str(d), int(n)) for d, n in detectors],
     )
 
@@ -152,7 +178,7 @@ class UserActivity:
 def list_users(
     session: Session, *, since: datetime | None = None, until: datetime | None = None, limit: int
 ) -> list[UserActivity]:
-    """Users by requests, most first; within ``since``..``until`` when given (whole hours)."""
+    """Users by requests, most first; within ``since``..``until`` when given (whole days)."""
     if since is None and until is None:
         rows = session.scalars(
             select(UserSeen).order_by(UserSeen.requests.desc(), UserSeen.id).limit(limit)
@@ -161,13 +187,13 @@ def list_users(
             UserActivity(u.id, u.groups, u.first_seen, u.last_seen, u.requests, u.bytes_up)
             for u in rows
         ]
-    window = _window(since or datetime(1970, 1, 1, tzinfo=UTC), until or datetime.now(UTC))
-    total = func.sum(HourlyRollup.requests)
+    window = _user_window(since or datetime(1970, 1, 1, tzinfo=UTC), until or datetime.now(UTC))
+    total = func.sum(UserRollup.requests)
     ranked = session.execute(
-        select(HourlyRollup.user, total, func.sum(HourlyRollup.bytes_up))
-        .where(window, HourlyRollup.user != "")
-        .group_by(HourlyRollup.user)
-        .order_by(total.desc(), HourlyRollup.user)
+        select(UserRollup.user, total, func.sum(UserRollup.bytes_up))
+        .where(window)
+        .group_by(UserRollup.user)
+        .order_by(total.desc(), UserRollup.user)
         .limit(limit)
     ).all()
     known = {

@@ -8,8 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, func, literal, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Select, and_, exists, literal, or_, select
 from sqlalchemy.orm import Session
 
 from proxy.inventory import aggregates
@@ -17,41 +16,32 @@ from proxy.inventory.events import DetectionEvent
 from proxy.inventory.models import Detection, FindingRow, Justification, ServiceSeen
 
 
-def _insert_for(session: Session, model: type[Any]) -> Any:
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
-
-
-def _greatest(session: Session, a: Any, b: Any) -> Any:
-    dialect = session.get_bind().dialect.name
-    return func.greatest(a, b) if dialect == "postgresql" else func.max(a, b)
-
-
-def _least(session: Session, a: Any, b: Any) -> Any:
-    dialect = session.get_bind().dialect.name
-    return func.least(a, b) if dialect == "postgresql" else func.min(a, b)
-
-
 def record_detections(session: Session, *, events: Sequence[DetectionEvent]) -> int:
-    """Insert a batch idempotently and fold the new rows into the service counters."""
+    """Insert a batch idempotently and fold the new rows into the counters and rollups.
+
+    Core statements on the session's connection, each one executemany, so a batch costs a
+    handful of round trips whatever its size.
+    """
     if not events:
         return 0
-    insert = _insert_for(session, Detection).on_conflict_do_nothing(index_elements=["id"])
+    rows = [e.detection_row() for e in events]
     inserted = set(
-        session.scalars(insert.returning(Detection.id), [e.detection_row() for e in events])
+        aggregates.insert_returning(session, Detection, rows, returning="id", conflict=("id",))
     )
     fresh = [e for e in events if e.id in inserted]
     if finding_rows := [row for e in fresh for row in e.finding_rows()]:
-        session.execute(_insert_for(session, FindingRow), finding_rows)
+        aggregates.execute(session, *aggregates.rows_insert(session, FindingRow, finding_rows))
     if justifications := [row for e in fresh if (row := e.justification_row())]:
-        session.execute(_insert_for(session, Justification), justifications)
-    for row in _service_totals(fresh):
-        _upsert_service(session, row)
+        aggregates.execute(session, *aggregates.rows_insert(session, Justification, justifications))
+    new_users = aggregates.note_service_users(session, events=fresh)
+    _upsert_services(session, _service_totals(fresh, new_users))
     aggregates.fold(session, events=fresh)
     return len(fresh)
 
 
-def _service_totals(events: Sequence[DetectionEvent]) -> list[dict[str, Any]]:
+def _service_totals(
+    events: Sequence[DetectionEvent], new_users: dict[str, int]
+) -> list[dict[str, Any]]:
     totals: dict[str, dict[str, Any]] = {}
     for e in events:
         row = totals.setdefault(
@@ -66,6 +56,7 @@ def _service_totals(events: Sequence[DetectionEvent]) -> list[dict[str, Any]]:
                 "requests": 0,
                 "bytes_up": 0,
                 "bytes_down": 0,
+                "users": new_users.get(e.service_id, 0),
             },
         )
         row["first_seen"] = min(row["first_seen"], e.ts)
@@ -76,23 +67,29 @@ def _service_totals(events: Sequence[DetectionEvent]) -> list[dict[str, Any]]:
     return [totals[k] for k in sorted(totals)]  # one lock order for concurrent writers
 
 
-def _upsert_service(session: Session, row: dict[str, Any]) -> None:
-    insert = _insert_for(session, ServiceSeen).values(**row)
+def _upsert_services(session: Session, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    insert, params = aggregates.rows_insert(session, ServiceSeen, rows)
     table = ServiceSeen.__table__.c
-    session.execute(
+    excluded = insert.excluded
+    aggregates.execute(
+        session,
         insert.on_conflict_do_update(
             index_elements=["id"],
             set_={
-                "name": insert.excluded.name,
-                "vendor": insert.excluded.vendor,
-                "category": insert.excluded.category,
-                "first_seen": _least(session, table.first_seen, insert.excluded.first_seen),
-                "last_seen": _greatest(session, table.last_seen, insert.excluded.last_seen),
-                "requests": table.requests + insert.excluded.requests,
-                "bytes_up": table.bytes_up + insert.excluded.bytes_up,
-                "bytes_down": table.bytes_down + insert.excluded.bytes_down,
+                "name": excluded.name,
+                "vendor": excluded.vendor,
+                "category": excluded.category,
+                "first_seen": aggregates.least(session, table.first_seen, excluded.first_seen),
+                "last_seen": aggregates.greatest(session, table.last_seen, excluded.last_seen),
+                "requests": table.requests + excluded.requests,
+                "bytes_up": table.bytes_up + excluded.bytes_up,
+                "bytes_down": table.bytes_down + excluded.bytes_down,
+                "users": table.users + excluded.users,
             },
-        )
+        ),
+        params,
     )
 
 

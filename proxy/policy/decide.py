@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 from proxy.catalog import MCP_SERVER, UNKNOWN_LLM, Service
@@ -27,6 +28,13 @@ def service_status(policy: Policy, service: Service) -> str:
     if service.id.startswith(f"{MCP_SERVER}:"):
         return policy.mcp_server_status
     return policy.category_status.get(service.category, policy.default_status)
+
+
+def account_kind(policy: Policy, service: Service, account: str | None) -> str:
+    """corporate when the policy lists the account for this service, personal otherwise."""
+    if not account:
+        return "unknown"
+    return "corporate" if account in policy.corporate_accounts.get(service.id, ()) else "personal"
 
 
 def _identity_fits(when: Conditions, identity: Identity) -> bool:
@@ -66,12 +74,30 @@ def _exempt(policy: Policy, identity: Identity, service: Service) -> str | None:
     return None
 
 
-def decide(policy: Policy, *, identity: Identity, service: Service, upload: Upload) -> Decision:
+def decide(
+    policy: Policy,
+    *,
+    identity: Identity,
+    service: Service,
+    upload: Upload,
+    account: str | None = None,
+) -> Decision:
     """The action for this flow, with the rule that chose it and why."""
     status = service_status(policy, service)
+    kind = account_kind(policy, service, account)
+    return dataclasses.replace(
+        _decide(policy, identity, service, upload, status, kind), account_kind=kind
+    )
+
+
+def _decide(
+    policy: Policy, identity: Identity, service: Service, upload: Upload, status: str, kind: str
+) -> Decision:
     if (exemption := _exempt(policy, identity, service)) is not None:
         return Decision("allow", f"exemption:{exemption}", status, "exempted")
     for rule in policy.rules:
+        if rule.when.accounts and kind not in rule.when.accounts:
+            continue
         if not (_identity_fits(rule.when, identity) and _service_fits(rule.when, service, status)):
             continue
         if rule.when.needs_data and upload.failed:

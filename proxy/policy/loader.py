@@ -29,6 +29,7 @@ def _conditions(raw: dict[str, Any]) -> Conditions:
         users=frozenset(raw.get("users", ())),
         groups=frozenset(raw.get("groups", ())),
         data=frozenset(raw.get("data", ())),
+        accounts=frozenset(raw.get("accounts", ())),
         min_severity=raw.get("min_severity"),
     )
 
@@ -83,6 +84,9 @@ def load_policy(path: Path) -> Policy:
         tenant_restrictions=tuple(
             _tenant_restriction(path, t) for t in data.get("tenant_restrictions", ())
         ),
+        corporate_accounts={
+            service: frozenset(ids) for service, ids in data.get("accounts", {}).items()
+        },
         coach_minutes=data.get("coaching", {}).get("allow_minutes", 60),
         branding=Branding(**data.get("branding", {})),
     )

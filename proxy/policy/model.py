@@ -29,6 +29,7 @@ class Conditions:
     users: frozenset[str] = frozenset()
     groups: frozenset[str] = frozenset()
     data: frozenset[str] = frozenset()  # DLP finding categories
+    accounts: frozenset[str] = frozenset()  # corporate, personal, unknown
     min_severity: str | None = None
 
     @property
@@ -91,6 +92,7 @@ class Policy:
     mcp_server_status: str = "unknown"
     exemptions: tuple[Exemption, ...] = ()
     tenant_restrictions: tuple[TenantRestriction, ...] = ()
+    corporate_accounts: dict[str, frozenset[str]] = field(default_factory=dict)
     coach_minutes: int = 60
     branding: Branding = field(default_factory=Branding)
 
@@ -104,4 +106,5 @@ class Decision:
     status: str
     reason: str
     enforced: bool = True  # False under dry_run: decided and recorded, only monitored
+    account_kind: str = "unknown"  # corporate, personal or unknown
     redact_categories: frozenset[str] = frozenset()  # empty: every finding
