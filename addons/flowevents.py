@@ -51,6 +51,7 @@ def detection_event(flow: http.HTTPFlow, match: Match, **overrides: object) -> D
         client=match.client,
         model=match.model,
         account=match.account,
+        account_kind=decision.account_kind if decision else "unknown",
         action=flow.metadata.get(ACTION) or (decision.action if decision else "monitor"),
         rule_id=decision.rule_id if decision else None,
         enforced=decision.enforced if decision else True,

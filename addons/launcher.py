@@ -16,6 +16,7 @@ from addons.discovery import Discovery
 from addons.enforcement import Enforcement
 from addons.inspection import Inspection
 from addons.recorder import Recorder
+from addons.retention import Retention
 from addons.rulesreloader import RulesReloader
 from addons.tlsdiscovery import TlsDiscovery
 from proxy.catalog import load_catalog
@@ -69,6 +70,7 @@ def shadowlens_addons(core: Core) -> list[object]:
         Discovery(catalog, writer, max_body=settings.dlp_max_body_bytes),
         inspection,
         Enforcement(policy, writer, CoachGrants()),
+        Retention(core.retention()),
         Announcer(),
     ]
 

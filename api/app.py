@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import FastAPI, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.routes import audit, detections, findings, health, reports, services, summary, users
+from api.routes import (
+    audit,
+    detections,
+    findings,
+    health,
+    policy,
+    reports,
+    services,
+    summary,
+    users,
+)
+from api.routes import tokens as token_routes
 from proxy.catalog import HostIndex
 from proxy.inventory.oidc import OidcVerifier
 
@@ -21,6 +34,7 @@ def create_app(
     tokens: frozenset[str],
     catalog: HostIndex | None = None,
     oidc: OidcVerifier | None = None,
+    policy_file: Path | None = None,
 ) -> FastAPI:
     """The SOC API over ``sessions``; ``tokens`` are bootstrap tokens with the admin role.
 
@@ -36,8 +50,10 @@ def create_app(
     app.state.tokens = tokens
     app.state.catalog = catalog
     app.state.oidc = oidc
+    app.state.policy_file = policy_file
     app.include_router(health.router)
-    for module in (services, detections, findings, users, summary, reports, audit):
+    routers = (services, detections, findings, users, summary, reports, policy, audit, token_routes)
+    for module in routers:
         app.include_router(module.router, prefix=API_PREFIX)
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_api_route("/metrics", _metrics, include_in_schema=False)

@@ -113,6 +113,9 @@ class DetectionOut(BaseModel):
         examples=["redact-secrets"], description="The policy rule that decided the action."
     )
     enforced: bool = Field(description="False when the policy ran in dry-run mode.")
+    account_kind: str = Field(
+        examples=["corporate"], description="corporate, personal or unknown (see the policy)."
+    )
     groups: list[str] = Field(examples=[["engineering"]], description="The user's groups.")
     tenant_restricted: bool = Field(
         description="Tenant-restriction headers were inserted on this request."
@@ -245,3 +248,59 @@ class AuditOut(BaseModel):
 class AuditPage(BaseModel):
     items: list[AuditOut]
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page.")
+
+
+class TokenCreate(BaseModel):
+    """A token to make: who or what it is for, and its role."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"name": "soc-dashboard", "role": "viewer"}]},
+    )
+
+    name: str = Field(min_length=1, max_length=200)
+    role: Literal["viewer", "analyst", "admin"]
+
+
+class TokenOut(BaseModel):
+    """A token as listed: never its secret, which only its creator ever sees."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str = Field(examples=["3f2a9c0d1e2b4a5c"])
+    name: str = Field(examples=["soc-dashboard"])
+    role: str = Field(examples=["viewer"])
+    created_at: datetime
+    created_by: str
+    revoked_at: datetime | None
+
+
+class TokenCreated(TokenOut):
+    """A new token; ``token`` is shown this once, only its SHA-256 is stored."""
+
+    token: str = Field(examples=["slk_…"])
+
+
+class TokenList(BaseModel):
+    items: list[TokenOut]
+
+
+class PolicyRuleView(BaseModel):
+    id: str = Field(examples=["redact-secrets"])
+    description: str
+    action: str = Field(examples=["redact"])
+    when: dict[str, Any] = Field(examples=[{"data": ["secret"], "min_severity": "high"}])
+    on_inspection_error: str = Field(examples=["block"])
+
+
+class PolicyView(BaseModel):
+    """The policy in force. Tenant-restriction header values and account ids are not shown."""
+
+    dry_run: bool
+    default_action: str
+    status: dict[str, Any]
+    rules: list[PolicyRuleView]
+    exemptions: list[dict[str, Any]]
+    tenant_restrictions: list[dict[str, Any]]
+    corporate_accounts: dict[str, int] = Field(description="Service id to how many ids are listed.")
+    coach_minutes: int

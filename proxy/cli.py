@@ -231,6 +231,7 @@ def _start_api(core: Core) -> EmbeddedServer:
         tokens=tokens,
         catalog=core.catalog(),
         oidc=verifier_from_settings(core.settings),
+        policy_file=core.settings.policy_file,
     )
     return build_server(app, host=core.settings.api_host, port=core.settings.api_port)
 

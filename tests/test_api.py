@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -17,7 +18,11 @@ AUTH = {"Authorization": "Bearer t"}
 
 @pytest.fixture
 def client(core: Core) -> Iterator[TestClient]:
-    app = create_app(sessions=core.sessions, tokens=core.settings.token_set)
+    app = create_app(
+        sessions=core.sessions,
+        tokens=core.settings.token_set,
+        policy_file=core.settings.policy_file,
+    )
     with TestClient(app) as test_client:
         yield test_client
 
@@ -40,7 +45,11 @@ ROUTE_ROLES = {
     ("GET", "/api/v1/findings"): "analyst",
     ("GET", "/api/v1/findings/export"): "analyst",
     ("GET", "/api/v1/users"): "analyst",
+    ("GET", "/api/v1/policy"): "viewer",
     ("GET", "/api/v1/audit"): "admin",
+    ("GET", "/api/v1/tokens"): "admin",
+    ("POST", "/api/v1/tokens"): "admin",
+    ("DELETE", "/api/v1/tokens/{token_id}"): "admin",
 }
 
 
@@ -67,17 +76,20 @@ def test_every_api_route_has_a_role_and_enforces_it(client: TestClient, core: Co
     core.record([detection_event(1)])
     assert set(_api_routes(client)) == set(ROUTE_ROLES), "classify every new route here"
     secrets_by_role = role_tokens(core)
-    body = {"notes": "role test"}
+    with core.sessions.begin() as session:
+        victim = tokens.create_token(session, name="victim", role="viewer", actor="test")[0].id
     for (method, path), needed in ROUTE_ROLES.items():
-        url = path.replace("{service_id}", "chatgpt")
+        url = path.replace("{service_id}", "chatgpt").replace("{token_id}", victim)
+        body = {"name": "x", "role": "viewer"} if "tokens" in path else {"notes": "role test"}
+        success = 201 if method == "POST" else 200
         for role, secret in secrets_by_role.items():
             headers = {"Authorization": f"Bearer {secret}"}
             response = client.request(method, url, headers=headers, json=body)
             allowed = tokens.role_at_least(role, needed)
-            expected = 200 if allowed else 403
+            expected = success if allowed else 403
             assert response.status_code == expected, (method, path, role, response.text)
         bootstrap = client.request(method, url, headers=AUTH, json=body)
-        assert bootstrap.status_code == 200, (method, path)  # bootstrap tokens are admin
+        assert bootstrap.status_code == success, (method, path)  # bootstrap tokens are admin
 
 
 def test_a_revoked_token_is_refused_at_once(client: TestClient, core: Core) -> None:
@@ -147,3 +159,41 @@ def test_healthz_reports_an_unreachable_database() -> None:
         response = test_client.get("/healthz")
     assert response.status_code == 503
     assert response.json() == {"status": "degraded", "database": "unreachable"}
+
+
+def test_tokens_through_the_api(client: TestClient) -> None:
+    made = client.post("/api/v1/tokens", json={"name": "dash", "role": "viewer"}, headers=AUTH)
+    assert made.status_code == 201
+    secret, token_id = made.json()["token"], made.json()["id"]
+    viewer = {"Authorization": f"Bearer {secret}"}
+    assert client.get("/api/v1/services", headers=viewer).status_code == 200
+    listed = client.get("/api/v1/tokens", headers=AUTH).json()["items"]
+    assert [t["id"] for t in listed] == [token_id] and secret not in str(listed)
+    assert client.delete(f"/api/v1/tokens/{token_id}", headers=AUTH).json()["revoked_at"]
+    assert client.get("/api/v1/services", headers=viewer).status_code == 401
+    assert client.delete("/api/v1/tokens/nope", headers=AUTH).status_code == 404
+    bad = client.post("/api/v1/tokens", json={"name": "x", "role": "root"}, headers=AUTH)
+    assert bad.status_code == 422 and isinstance(bad.json()["detail"], str)
+    actions = [e["action"] for e in client.get("/api/v1/audit", headers=AUTH).json()["items"]]
+    assert actions == ["token.revoke", "token.create"]
+
+
+def test_policy_view_shows_rules_but_not_tenant_secrets(tmp_path: Path, core: Core) -> None:
+    policy = Path(__file__).parent / "fixtures" / "policy" / "scenario.yaml"
+    app = create_app(sessions=core.sessions, tokens=frozenset({"t"}), policy_file=policy)
+    with TestClient(app) as test_client:
+        body = test_client.get("/api/v1/policy", headers=AUTH).json()
+    assert body["status"]["services"] == {"chatgpt": "sanctioned", "deepseek": "unsanctioned"}
+    rules = {r["id"]: r for r in body["rules"]}
+    assert rules["block-code-to-unsanctioned"]["when"] == {
+        "status": ["unknown", "unsanctioned"],
+        "data": ["code"],
+    }
+    assert body["tenant_restrictions"][0]["headers"] == ["ChatGPT-Allowed-Workspace-Id"]
+    assert "ws-corp-1234" not in str(body)
+    broken = tmp_path / "policy.yaml"
+    broken.write_text("rules: [{id: x}]")
+    app = create_app(sessions=core.sessions, tokens=frozenset({"t"}), policy_file=broken)
+    with TestClient(app) as test_client:
+        refused = test_client.get("/api/v1/policy", headers=AUTH)
+    assert refused.status_code == 503 and "policy.yaml: x:" in refused.json()["detail"]

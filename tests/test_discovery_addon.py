@@ -114,7 +114,7 @@ def test_non_ai_flow_is_not_recorded_and_large_bodies_stream(
     del flow.request.headers["content-length"]
     flow.request.headers.update(request_headers)
     flow.response = tutils.tresp(
-        headers=http.Headers(**{k.replace("-", "_"): v for k, v in response_headers.items()})
+        headers=http.Headers([(k.encode(), v.encode()) for k, v in response_headers.items()])
     )
 
     async def scenario(discovery: Discovery) -> None:

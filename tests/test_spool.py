@@ -88,6 +88,17 @@ def test_a_spool_left_by_a_crash_is_replayed_at_start(tmp_path: Path) -> None:
     assert not spool.path.exists()
 
 
+def test_a_batch_appended_after_a_torn_line_is_kept(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "s.spool", max_bytes=10_000_000)
+    spool.append([detection_event(0)])
+    with spool.path.open("ab") as handle:
+        handle.write(b'{"v":1,"events":[{"to')  # killed mid-append
+    spool.append([detection_event(1)])
+    assert [[e.ts.second for e in b] for _, b in spool.batches()] == [[0], [1]]
+    spool.mark_replayed(spool.read_to)
+    assert not spool.path.exists()
+
+
 def test_replay_resumes_after_the_last_batch_written(tmp_path: Path) -> None:
     spool = Spool(tmp_path / "s.spool", max_bytes=10_000_000)
     spool.append([detection_event(0)])

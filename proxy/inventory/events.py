@@ -51,6 +51,7 @@ class DetectionEvent:
     client: str | None = None
     model: str | None = None
     account: str | None = None
+    account_kind: str = "unknown"  # corporate, personal or unknown (by the policy's accounts)
     action: str = "monitor"
     rule_id: str | None = None
     groups: str = ""  # the user's groups, comma-separated

@@ -82,6 +82,7 @@ class Detection(Base):
     client: Mapped[str | None] = mapped_column(String(64))
     model: Mapped[str | None] = mapped_column(String(200))
     account: Mapped[str | None] = mapped_column(String(200))
+    account_kind: Mapped[str] = mapped_column(String(16), default="unknown")
     action: Mapped[str] = mapped_column(String(16), default="monitor")
     data_classes: Mapped[str] = mapped_column(String(64), default="")
     rule_id: Mapped[str | None] = mapped_column(String(64))

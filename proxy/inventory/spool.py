@@ -15,6 +15,7 @@ import contextlib
 import json
 import logging
 import os
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict
 from datetime import datetime
@@ -61,13 +62,16 @@ class SpoolFullError(Exception):
 class Spool:
     """Batches kept on disk, in order, until the database takes them.
 
-    Not thread-safe: one writer task owns it, and calls it from one worker thread at a time.
+    One writer owns it. Appending and recording replay progress take a lock, so a batch
+    appended while a replay finishes (at shutdown) is never cleared with the replayed ones.
     """
 
     def __init__(self, path: Path, *, max_bytes: int) -> None:
         self.path = path
         self.max_bytes = max_bytes
         self._offset_path = path.with_name(path.name + _OFFSET_SUFFIX)
+        self._lock = threading.Lock()
+        self.read_to = 0  # how far the last :meth:`batches` read, torn lines included
 
     @property
     def size(self) -> int:
@@ -87,15 +91,19 @@ class Spool:
             {"v": _FORMAT, "events": [event_to_json(e) for e in events]}, separators=(",", ":")
         ).encode()
         line += b"\n"
-        if self.size + len(line) > self.max_bytes:
-            raise SpoolFullError(f"spool at {self.size} bytes; cap {self.max_bytes}")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        try:
-            os.write(fd, line)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        with self._lock:
+            if self.size + len(line) > self.max_bytes:
+                raise SpoolFullError(f"spool at {self.size} bytes; cap {self.max_bytes}")
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                end = os.fstat(fd).st_size
+                if end and os.pread(fd, 1, end - 1) != b"\n":
+                    line = b"\n" + line  # end a torn line, so it cannot swallow this batch
+                os.write(fd, line)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
 
     def batches(self) -> Iterator[tuple[int, list[DetectionEvent]]]:
         """Each batch not yet replayed, with the offset just past it, oldest first.
@@ -104,7 +112,7 @@ class Spool:
         been fsynced, so it was never acknowledged as kept. A corrupt line elsewhere is
         logged and skipped, so one bad line cannot hold the rest back.
         """
-        offset = self._read_offset()
+        offset = self.read_to = self._read_offset()
         try:
             handle = self.path.open("rb")
         except FileNotFoundError:
@@ -113,6 +121,7 @@ class Spool:
             handle.seek(offset)
             for raw in handle:
                 offset += len(raw)
+                self.read_to = offset
                 if not raw.endswith(b"\n"):
                     log.warning("spool %s ends in a torn line; skipping it", self.path)
                     continue
@@ -124,16 +133,21 @@ class Spool:
                 yield offset, events
 
     def mark_replayed(self, offset: int) -> None:
-        """Remember that everything before ``offset`` is in the database."""
-        if offset >= self.size:
-            self.clear()
-            return
-        tmp = self._offset_path.with_suffix(".tmp")
-        tmp.write_text(str(offset))
-        tmp.replace(self._offset_path)
+        """Remember that everything before ``offset`` is in the database; at the end, clear."""
+        with self._lock:
+            if offset >= self.size:
+                self._remove()
+                return
+            tmp = self._offset_path.with_suffix(".tmp")
+            tmp.write_text(str(offset))
+            tmp.replace(self._offset_path)
 
     def clear(self) -> None:
-        """Remove the spool once everything in it is in the database."""
+        """Remove the spool: everything in it is in the database (or was given up)."""
+        with self._lock:
+            self._remove()
+
+    def _remove(self) -> None:
         for path in (self.path, self._offset_path):
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()

@@ -180,7 +180,7 @@ class InventoryWriter:
             metrics.EVENTS_WRITTEN.inc(len(events))
             spool.mark_replayed(offset)
             replayed += len(events)
-        spool.clear()
+        spool.mark_replayed(spool.read_to)  # removes the file, unless a batch came meanwhile
         return replayed
 
     def _take(self, most: int) -> list[DetectionEvent]:
