@@ -165,7 +165,7 @@ def _serve(args: argparse.Namespace, settings: Settings, *, proxy: bool, api: bo
         logging.basicConfig(
             level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
-    core = Core.open(settings)
+    core = Core.open(settings, serving=True)
     try:
         asyncio.run(_serve_async(core, args.mitm_args, proxy=proxy, api=api))
     finally:

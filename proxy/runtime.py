@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from proxy import metrics
@@ -23,6 +25,8 @@ from proxy.inventory.writer import InventoryWriter
 from proxy.policy import IdentityResolver, Policy, load_identities, load_policy
 from proxy.policy.model import Conditions, Rule, TenantRestriction
 from proxy.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 class CatalogRef:
@@ -90,15 +94,34 @@ class Core:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
+    schema_ready: bool = False
 
     @classmethod
-    def open(cls, settings: Settings, *, migrate: bool = True) -> Core:
-        """Connect to the inventory, bringing its schema up to date unless told not to."""
+    def open(cls, settings: Settings, *, migrate: bool = True, serving: bool = False) -> Core:
+        """Connect to the inventory, bringing its schema up to date unless told not to.
+
+        ``serving``: a database that does not answer yet is no reason not to start. Events
+        go to the spool, and the schema is brought up to date before the first write.
+        """
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         engine = make_engine(settings.effective_database_url)
-        if migrate:
-            upgrade(engine)
-        return cls(settings=settings, engine=engine, sessions=session_factory(engine))
+        core = cls(settings, engine, session_factory(engine), schema_ready=not migrate)
+        try:
+            core.ensure_schema()
+        except OperationalError as exc:
+            if not serving:
+                raise
+            log.error(
+                "inventory database unreachable at start; events spool until it answers: %s",
+                exc.orig,
+            )
+        return core
+
+    def ensure_schema(self) -> None:
+        """Run the migrations once per process, as soon as the database answers."""
+        if not self.schema_ready:
+            upgrade(self.engine)
+            self.schema_ready = True
 
     def catalog(self) -> HostIndex:
         """The service catalog from the settings' rules dir."""
@@ -106,6 +129,7 @@ class Core:
 
     def record(self, events: Sequence[DetectionEvent]) -> int:
         """Write a batch of events in one transaction; the writer's sink."""
+        self.ensure_schema()
         with self.sessions.begin() as session:
             return store.record_detections(session, events=events)
 
