@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 from prometheus_client import REGISTRY
 
@@ -50,3 +51,27 @@ def test_reload_applies_changes_and_keeps_the_last_good_catalog(tmp_path: Path) 
     assert watcher.poll() is False
     assert ref.current is good  # the last good catalog stays in force
     assert _errors() == before + 1
+
+
+def test_policy_reload_swaps_rules_and_keeps_the_last_good_policy(tmp_path: Path) -> None:
+    from proxy.runtime import PolicyRef
+    from proxy.settings import Settings
+
+    policy_file = tmp_path / "policy.yaml"
+    policy_file.write_text("rules: [{id: first, action: monitor}]\n")
+    settings = Settings(
+        data_dir=tmp_path, policy_file=policy_file, identity_file=tmp_path / "none.yaml"
+    )
+    ref = PolicyRef(settings)
+    watcher: RulesWatcher[Any] = RulesWatcher(
+        [policy_file], kind="policy", load=ref.load, apply=ref.apply
+    )
+    _touch_write(policy_file, "rules: [{id: second, action: block}]\n")
+    assert watcher.poll() is True
+    assert [r.id for r in ref.current.rules] == ["second"]
+    before = REGISTRY.get_sample_value("shadowlens_rules_errors_total", {"rules": "policy"}) or 0
+    _touch_write(policy_file, "rules: [{id: third, action: explode}]\n")
+    assert watcher.poll() is False
+    assert [r.id for r in ref.current.rules] == ["second"]
+    after = REGISTRY.get_sample_value("shadowlens_rules_errors_total", {"rules": "policy"})
+    assert after == before + 1

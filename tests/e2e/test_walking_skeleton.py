@@ -67,3 +67,15 @@ def test_api_refuses_requests_without_the_token(shadowlens: RunningProxy) -> Non
     response = httpx.get(f"{shadowlens.api_url}/api/v1/detections", timeout=5)
     assert response.status_code == 401
     assert httpx.get(f"{shadowlens.api_url}/healthz", timeout=5).json()["status"] == "ok"
+
+
+def test_http2_flows_are_detected_too(shadowlens: RunningProxy) -> None:
+    result = subprocess.run(
+        ["curl", "-s", "-o", "/dev/null", "-w", "%{http_version}", "--http2", "-x",
+         shadowlens.proxy_url, "--cacert", str(shadowlens.ca_file),
+         "https://api.openai.com/v1/models?h2=1"],
+        capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert result.stdout == "2"  # HTTP/2 between client and proxy
+    detections = shadowlens.wait_for_detections(2, service="openai-api")
+    assert "/v1/models" in {d["path"] for d in detections}
