@@ -21,7 +21,7 @@ import re
 import zipfile
 import zlib
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 from urllib.parse import quote_plus, unquote_plus
@@ -283,9 +283,9 @@ def _content(
         walk.report.flags.append(f"binary:{location}")
         return data
     if kind == "docx":
-        return _docx(walk, data, location)
+        return _document(walk, data, location, "docx", docx_text)
     if kind == "pdf":
-        return _pdf(walk, data, location)
+        return _document(walk, data, location, "pdf", pdf_text)
     charset = _charset(params)
     text = _decode_text(data, charset)
     if kind == "form":
@@ -325,27 +325,6 @@ def docx_text(data: bytes, max_bytes: int) -> str | None:
     return "".join(parts)
 
 
-def _docx(walk: _Walk, data: bytes, location: str) -> bytes:
-    """Scan a Word document's text. Its findings cannot be masked inside the document:
-    redaction raises, so the caller blocks instead."""
-    if walk.masks is not None:
-        if any(loc == location or loc.startswith(location + "#") for loc in walk.masks):
-            raise RedactionError(f"findings in a Word document ({location or 'body'})")
-        return data
-    try:
-        text = docx_text(data, walk.limits.max_decoded_bytes)
-    except _TooBigError:
-        walk.limit("dlp-decompression-bomb", location, "high")
-        return data
-    if text is None:
-        walk.report.flags.append(f"malformed-docx:{location}")
-        walk.limit("dlp-unscanned-document", location, "low")
-        return data
-    walk.report.flags.append(f"docx:{location}")
-    walk.text(text, location)
-    return data
-
-
 def pdf_text(data: bytes, max_chars: int, max_pages: int = 1000) -> str | None:
     """The text of a PDF's pages, or None if it is no readable PDF.
 
@@ -370,25 +349,30 @@ def pdf_text(data: bytes, max_chars: int, max_pages: int = 1000) -> str | None:
     return "\n".join(parts)
 
 
-def _pdf(walk: _Walk, data: bytes, location: str) -> bytes:
-    """Scan a PDF's text. Like a Word document, it cannot be masked in place: redaction
-    raises, so the caller blocks instead."""
+def _document(
+    walk: _Walk, data: bytes, location: str, kind: str, extract: Callable[[bytes, int], str | None]
+) -> bytes:
+    """Scan a document's text (``kind`` is docx or pdf). Its findings cannot be masked inside
+    the file: redaction raises, so the caller blocks instead."""
     if walk.masks is not None:
         if any(loc == location or loc.startswith(location + "#") for loc in walk.masks):
-            raise RedactionError(f"findings in a PDF document ({location or 'body'})")
+            raise RedactionError(f"findings in a {_DOCUMENT_NAMES[kind]} ({location or 'body'})")
         return data
     try:
-        text = pdf_text(data, walk.limits.max_decoded_bytes)
+        text = extract(data, walk.limits.max_decoded_bytes)
     except _TooBigError:
         walk.limit("dlp-decompression-bomb", location, "high")
         return data
     if text is None:
-        walk.report.flags.append(f"malformed-pdf:{location}")
+        walk.report.flags.append(f"malformed-{kind}:{location}")
         walk.limit("dlp-unscanned-document", location, "low")
         return data
-    walk.report.flags.append(f"pdf:{location}")
+    walk.report.flags.append(f"{kind}:{location}")
     walk.text(text, location)
     return data
+
+
+_DOCUMENT_NAMES = {"docx": "Word document", "pdf": "PDF document"}
 
 
 def _json(walk: _Walk, text: str, location: str, depth: int) -> str:
