@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 
 from api.deps import SessionDep, aware, require
+from api.exporting import EXPORT_RESPONSES, FormatQuery, cursor_errors, export_response
 from api.schemas import DetectionOut, DetectionPage, ErrorBody
 from proxy.inventory import exports, store
 
@@ -64,34 +65,25 @@ def list_detections(
     cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
 ) -> DetectionPage:
     """Detections newest first, filtered and paginated by cursor."""
-    try:
+    with cursor_errors():
         rows, next_cursor = store.list_detections(
             session, filters=filters, limit=limit, cursor=cursor
         )
-    except ValueError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
     return DetectionPage(
         items=[DetectionOut.model_validate(r) for r in rows], next_cursor=next_cursor
     )
 
 
-MEDIA = {"csv": "text/csv; charset=utf-8", "ndjson": "application/x-ndjson"}
-
-
 @router.get(
     "/export",
     response_class=StreamingResponse,
-    responses={200: {"content": {m: {} for m in MEDIA.values()}}},
+    responses=EXPORT_RESPONSES,
 )
 def export_detections(
     request: Request,
     filters: FilterDep,
-    format: Annotated[str, Query(pattern="^(csv|ndjson)$", description="csv or ndjson.")] = "csv",
+    format: FormatQuery = "csv",
 ) -> StreamingResponse:
     """Every detection matching the filters, newest first, streamed as CSV or NDJSON."""
     chunks = exports.export_detections(request.app.state.sessions, filters=filters, fmt=format)
-    return StreamingResponse(
-        chunks,
-        media_type=MEDIA[format],
-        headers={"Content-Disposition": f'attachment; filename="detections.{format}"'},
-    )
+    return export_response(chunks, fmt=format, name="detections")
