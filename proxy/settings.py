@@ -63,7 +63,7 @@ class Settings(BaseSettings):
         default=10_000, ge=1, description="Events the proxy holds before it drops new ones."
     )
     writer_batch_size: int = Field(
-        default=2000, ge=1, description="Most events written in one database transaction."
+        default=5000, ge=1, description="Most events written in one database transaction."
     )
     writer_flush_seconds: float = Field(
         default=0.2, gt=0, description="Longest an event waits in the queue before a write."

@@ -9,87 +9,25 @@ order and cannot deadlock each other.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, literal, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import func, literal_column
 from sqlalchemy.orm import Session
 
+from proxy.inventory.bulk import BulkInsert, Finish
 from proxy.inventory.events import DetectionEvent
 from proxy.inventory.models import (
     FindingRollup,
     HourlyRollup,
     ServiceDataClass,
     ServiceRollup,
+    ServiceSeen,
     ServiceUser,
     UserRollup,
     UserSeen,
 )
-
-
-def insert_for(session: Session, model: type[Any]) -> Any:
-    """A Core ``INSERT`` on ``model``'s table with the dialect's ``ON CONFLICT`` support."""
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model.__table__)
-
-
-def rows_insert(
-    session: Session, model: type[Any], rows: Sequence[dict[str, Any]]
-) -> tuple[Any, list[dict[str, Any]] | None]:
-    """An ``INSERT`` of ``rows`` and the parameters to execute it with.
-
-    SQLite gets an executemany. PostgreSQL gets one ``INSERT … SELECT unnest(…)`` with an
-    array per column: a short statement whatever the batch size, that neither the driver nor
-    the server parses again for each batch, instead of thousands of VALUES placeholders.
-    """
-    table = model.__table__
-    if session.get_bind().dialect.name != "postgresql":
-        return sqlite.insert(table), list(rows)
-    columns = [table.c[name] for name in rows[0]]
-    source = select(
-        *(
-            func.unnest(literal([row[c.name] for row in rows], postgresql.ARRAY(c.type)))
-            for c in columns
-        )
-    )
-    return postgresql.insert(table).from_select([c.name for c in columns], source), None
-
-
-def execute(session: Session, statement: Any, params: list[dict[str, Any]] | None) -> Any:
-    """Run what :func:`rows_insert` built (with its ``ON CONFLICT`` and ``RETURNING``)."""
-    conn = session.connection()
-    return conn.execute(statement) if params is None else conn.execute(statement, params)
-
-
-def insert_returning(
-    session: Session,
-    model: type[Any],
-    rows: Sequence[dict[str, Any]],
-    *,
-    returning: str,
-    conflict: Sequence[str],
-) -> list[Any]:
-    """Insert ``rows``, skipping those whose ``conflict`` key exists; ``returning`` of the new."""
-    if not rows:
-        return []
-    insert, params = rows_insert(session, model, rows)
-    insert = insert.on_conflict_do_nothing(index_elements=list(conflict))
-    returning_column = model.__table__.c[returning]
-    return list(execute(session, insert.returning(returning_column), params).scalars())
-
-
-def greatest(session: Session, a: Any, b: Any) -> Any:
-    """The larger of two values, in the session's dialect."""
-    postgres = session.get_bind().dialect.name == "postgresql"
-    return func.greatest(a, b) if postgres else func.max(a, b)
-
-
-def least(session: Session, a: Any, b: Any) -> Any:
-    """The smaller of two values, in the session's dialect."""
-    postgres = session.get_bind().dialect.name == "postgresql"
-    return func.least(a, b) if postgres else func.min(a, b)
 
 
 def hour_of(ts: datetime) -> datetime:
@@ -106,180 +44,163 @@ def fold(session: Session, *, events: Sequence[DetectionEvent]) -> None:
     """Add freshly inserted ``events`` (never a replayed one) to every aggregate."""
     if not events:
         return
-    _upsert_users(session, events)
-    _upsert_rollups(session, events)
-    _upsert_service_rollups(session, events)
-    _upsert_user_rollups(session, events)
-    _upsert_finding_rollups(session, events)
-    _note_data_classes(session, events)
-
-
-def note_service_users(session: Session, *, events: Sequence[DetectionEvent]) -> dict[str, int]:
-    """Record which users reached which service; returns the pairs new to each service."""
-    pairs: dict[tuple[str, str], datetime] = {}
-    for e in events:
-        if e.user is not None:
-            key = (e.service_id, e.user)
-            pairs[key] = min(pairs.get(key, e.ts), e.ts)
-    if not pairs:
-        return {}
-    rows = [{"service_id": s, "user": u, "first_seen": ts} for (s, u), ts in sorted(pairs.items())]
-    new = insert_returning(
-        session, ServiceUser, rows, returning="service_id", conflict=("service_id", "user")
+    new_users = Counter(s for (s,) in SERVICE_USERS.run(session, _service_users(events)))
+    SERVICES.run(session, _services(events, new_users))
+    USERS.run(session, _users(events))
+    traffic = [
+        (e, hour_of(e.ts), (1, e.request_bytes, e.response_bytes, len(e.findings))) for e in events
+    ]
+    HOURLY.run(
+        session,
+        _sum_by(((h, e.service_id, e.user or "", e.action), t) for e, h, t in traffic),
     )
-    return dict(Counter(new))
+    SERVICE_HOURLY.run(session, _sum_by(((h, e.service_id, e.action), t) for e, h, t in traffic))
+    USER_DAILY.run(
+        session,
+        _sum_by(((day_of(e.ts), e.user), t[:2]) for e, _, t in traffic if e.user is not None),
+    )
+    found = [(e, h, f) for e, h, _ in traffic for f in e.findings]
+    FINDING_HOURLY.run(
+        session,
+        _sum_by(((h, f.detector, f.category, f.severity), (1,)) for _, h, f in found),
+    )
+    DATA_CLASSES.run(session, _earliest(((e.service_id, f.category), e.ts) for e, _, f in found))
 
 
-def _upsert_users(session: Session, events: Sequence[DetectionEvent]) -> None:
-    users: dict[str, dict[str, Any]] = {}
+def _least(dialect: str, a: Any, b: Any) -> Any:
+    return (func.least if dialect == "postgresql" else func.min)(a, b)
+
+
+def _greatest(dialect: str, a: Any, b: Any) -> Any:
+    return (func.greatest if dialect == "postgresql" else func.max)(a, b)
+
+
+def _skipping(*key: str) -> Finish:
+    """ON CONFLICT on ``key``: keep the stored row."""
+    return lambda insert, _dialect: insert.on_conflict_do_nothing(index_elements=list(key))
+
+
+def _counters(model: type[Any], key: tuple[str, ...], counters: tuple[str, ...]) -> BulkInsert:
+    """An upsert on ``key`` that adds each of ``counters`` to the stored value."""
+
+    def finish(insert: Any, _dialect: str) -> Any:
+        stored, new = insert.table.c, insert.excluded
+        return insert.on_conflict_do_update(
+            index_elements=list(key), set_={name: stored[name] + new[name] for name in counters}
+        )
+
+    return BulkInsert(model, key + counters, finish)
+
+
+def _upsert_service(insert: Any, dialect: str) -> Any:
+    stored, new = insert.table.c, insert.excluded
+    return insert.on_conflict_do_update(
+        index_elements=["id"],
+        set_={
+            "name": new.name,
+            "vendor": new.vendor,
+            "category": new.category,
+            "first_seen": _least(dialect, stored.first_seen, new.first_seen),
+            "last_seen": _greatest(dialect, stored.last_seen, new.last_seen),
+            **{n: stored[n] + new[n] for n in ("requests", "bytes_up", "bytes_down", "users")},
+        },
+    )
+
+
+def _upsert_user(insert: Any, dialect: str) -> Any:
+    stored, new = insert.table.c, insert.excluded
+    return insert.on_conflict_do_update(
+        index_elements=["id"],
+        set_={
+            "groups": func.coalesce(func.nullif(new.groups, literal_column("''")), stored.groups),
+            "first_seen": _least(dialect, stored.first_seen, new.first_seen),
+            "last_seen": _greatest(dialect, stored.last_seen, new.last_seen),
+            "requests": stored.requests + new.requests,
+            "bytes_up": stored.bytes_up + new.bytes_up,
+        },
+    )
+
+
+_TRAFFIC = ("requests", "bytes_up", "bytes_down", "findings")
+SERVICE_USERS = BulkInsert(
+    ServiceUser,
+    ("service_id", "user", "first_seen"),
+    _skipping("service_id", "user"),
+    returning=("service_id",),
+)
+SERVICES = BulkInsert(
+    ServiceSeen,
+    ("id", "name", "vendor", "category", "first_seen", "last_seen", "requests", "bytes_up",
+     "bytes_down", "users"),
+    _upsert_service,
+)  # fmt: skip
+USERS = BulkInsert(
+    UserSeen, ("id", "groups", "first_seen", "last_seen", "requests", "bytes_up"), _upsert_user
+)
+HOURLY = _counters(HourlyRollup, ("hour", "service_id", "user", "action"), _TRAFFIC)
+SERVICE_HOURLY = _counters(ServiceRollup, ("hour", "service_id", "action"), _TRAFFIC)
+USER_DAILY = _counters(UserRollup, ("day", "user"), ("requests", "bytes_up"))
+FINDING_HOURLY = _counters(
+    FindingRollup, ("hour", "detector", "category", "severity"), ("findings",)
+)
+DATA_CLASSES = BulkInsert(
+    ServiceDataClass, ("service_id", "category", "first_seen"), _skipping("service_id", "category")
+)
+
+
+def _sum_by(items: Iterable[tuple[tuple[Any, ...], tuple[int, ...]]]) -> list[tuple[Any, ...]]:
+    """Rows of each key followed by its summed counters, in key order."""
+    totals: dict[tuple[Any, ...], list[int]] = {}
+    for key, counts in items:
+        if (total := totals.get(key)) is None:
+            totals[key] = list(counts)
+        else:
+            for i, count in enumerate(counts):
+                total[i] += count
+    return [(*key, *totals[key]) for key in sorted(totals)]
+
+
+def _earliest(items: Iterable[tuple[tuple[Any, ...], datetime]]) -> list[tuple[Any, ...]]:
+    """Rows of each key followed by its earliest time, in key order."""
+    first: dict[tuple[Any, ...], datetime] = {}
+    for key, ts in items:
+        if key not in first or ts < first[key]:
+            first[key] = ts
+    return [(*key, first[key]) for key in sorted(first)]
+
+
+def _service_users(events: Sequence[DetectionEvent]) -> list[tuple[Any, ...]]:
+    return _earliest(((e.service_id, e.user), e.ts) for e in events if e.user is not None)
+
+
+def _services(events: Sequence[DetectionEvent], new_users: Counter[str]) -> list[tuple[Any, ...]]:
+    """One row per service: the batch's totals, its time span and the users new to it."""
+    rows: dict[str, list[Any]] = {}
+    for e in events:
+        row = rows.get(e.service_id)
+        if row is None:
+            row = rows[e.service_id] = [
+                e.service_id, e.service_name, e.vendor, e.category, e.ts, e.ts, 0, 0, 0,
+                new_users[e.service_id],
+            ]  # fmt: skip
+        row[4], row[5] = min(row[4], e.ts), max(row[5], e.ts)
+        row[6] += 1
+        row[7] += e.request_bytes
+        row[8] += e.response_bytes
+    return [tuple(rows[k]) for k in sorted(rows)]
+
+
+def _users(events: Sequence[DetectionEvent]) -> list[tuple[Any, ...]]:
+    """One row per user: groups last given, time span, requests and bytes sent."""
+    rows: dict[str, list[Any]] = {}
     for e in sorted(events, key=lambda e: e.ts):
         if e.user is None:
             continue
-        row = users.setdefault(
-            e.user,
-            {"id": e.user, "first_seen": e.ts, "requests": 0, "bytes_up": 0, "groups": ""},
-        )
-        row["last_seen"] = e.ts
-        row["groups"] = e.groups or row["groups"]
-        row["requests"] += 1
-        row["bytes_up"] += e.request_bytes
-    if not users:
-        return
-    insert, params = rows_insert(session, UserSeen, [users[k] for k in sorted(users)])
-    table = UserSeen.__table__.c
-    execute(
-        session,
-        insert.on_conflict_do_update(
-            index_elements=["id"],
-            set_={
-                "groups": func.coalesce(func.nullif(insert.excluded.groups, ""), table.groups),
-                "first_seen": least(session, table.first_seen, insert.excluded.first_seen),
-                "last_seen": greatest(session, table.last_seen, insert.excluded.last_seen),
-                "requests": table.requests + insert.excluded.requests,
-                "bytes_up": table.bytes_up + insert.excluded.bytes_up,
-            },
-        ),
-        params,
-    )
-
-
-def _upsert_rollups(session: Session, events: Sequence[DetectionEvent]) -> None:
-    rollups: dict[tuple[datetime, str, str, str], dict[str, Any]] = {}
-    for e in events:
-        key = (hour_of(e.ts), e.service_id, e.user or "", e.action)
-        row = rollups.setdefault(
-            key,
-            {
-                "hour": key[0],
-                "service_id": key[1],
-                "user": key[2],
-                "action": key[3],
-                "requests": 0,
-                "bytes_up": 0,
-                "bytes_down": 0,
-                "findings": 0,
-            },
-        )
-        row["requests"] += 1
-        row["bytes_up"] += e.request_bytes
-        row["bytes_down"] += e.response_bytes
-        row["findings"] += len(e.findings)
-    insert, params = rows_insert(session, HourlyRollup, [rollups[k] for k in sorted(rollups)])
-    table = HourlyRollup.__table__.c
-    execute(
-        session,
-        insert.on_conflict_do_update(
-            index_elements=["hour", "service_id", "user", "action"],
-            set_={
-                name: table[name] + insert.excluded[name]
-                for name in ("requests", "bytes_up", "bytes_down", "findings")
-            },
-        ),
-        params,
-    )
-
-
-def _upsert_finding_rollups(session: Session, events: Sequence[DetectionEvent]) -> None:
-    counts: Counter[tuple[datetime, str, str, str]] = Counter()
-    for e in events:
-        for f in e.findings:
-            counts[(hour_of(e.ts), f.detector, f.category, f.severity)] += 1
-    if not counts:
-        return
-    rows = [
-        {"hour": h, "detector": d, "category": c, "severity": s, "findings": n}
-        for (h, d, c, s), n in sorted(counts.items())
-    ]
-    insert, params = rows_insert(session, FindingRollup, rows)
-    table = FindingRollup.__table__.c
-    execute(
-        session,
-        insert.on_conflict_do_update(
-            index_elements=["hour", "detector", "category", "severity"],
-            set_={"findings": table.findings + insert.excluded.findings},
-        ),
-        params,
-    )
-
-
-def _note_data_classes(session: Session, events: Sequence[DetectionEvent]) -> None:
-    seen: dict[tuple[str, str], datetime] = {}
-    for e in events:
-        for f in e.findings:
-            key = (e.service_id, f.category)
-            seen[key] = min(seen.get(key, e.ts), e.ts)
-    if not seen:
-        return
-    rows = [
-        {"service_id": s, "category": c, "first_seen": ts} for (s, c), ts in sorted(seen.items())
-    ]
-    insert, params = rows_insert(session, ServiceDataClass, rows)
-    execute(session, insert.on_conflict_do_nothing(), params)
-
-
-def _add_counters(
-    session: Session, model: type[Any], rows: list[dict[str, Any]], key: Sequence[str]
-) -> None:
-    """Upsert ``rows`` into ``model``, adding every non-key column to what is there."""
-    if not rows:
-        return
-    insert, params = rows_insert(session, model, rows)
-    table = model.__table__.c
-    counters = [name for name in rows[0] if name not in key]
-    execute(
-        session,
-        insert.on_conflict_do_update(
-            index_elements=list(key),
-            set_={name: table[name] + insert.excluded[name] for name in counters},
-        ),
-        params,
-    )
-
-
-def _upsert_service_rollups(session: Session, events: Sequence[DetectionEvent]) -> None:
-    rows: dict[tuple[datetime, str, str], dict[str, Any]] = {}
-    for e in events:
-        key = (hour_of(e.ts), e.service_id, e.action)
-        row = rows.setdefault(
-            key,
-            {"hour": key[0], "service_id": key[1], "action": key[2], "requests": 0,
-             "bytes_up": 0, "bytes_down": 0, "findings": 0},
-        )  # fmt: skip
-        row["requests"] += 1
-        row["bytes_up"] += e.request_bytes
-        row["bytes_down"] += e.response_bytes
-        row["findings"] += len(e.findings)
-    ordered = [rows[k] for k in sorted(rows)]
-    _add_counters(session, ServiceRollup, ordered, ("hour", "service_id", "action"))
-
-
-def _upsert_user_rollups(session: Session, events: Sequence[DetectionEvent]) -> None:
-    rows: dict[tuple[datetime, str], dict[str, Any]] = {}
-    for e in events:
-        if e.user is None:
-            continue
-        key = (day_of(e.ts), e.user)
-        row = rows.setdefault(key, {"day": key[0], "user": key[1], "requests": 0, "bytes_up": 0})
-        row["requests"] += 1
-        row["bytes_up"] += e.request_bytes
-    _add_counters(session, UserRollup, [rows[k] for k in sorted(rows)], ("day", "user"))
+        row = rows.get(e.user)
+        if row is None:
+            row = rows[e.user] = [e.user, "", e.ts, e.ts, 0, 0]
+        row[1] = e.groups or row[1]
+        row[3] = e.ts
+        row[4] += 1
+        row[5] += e.request_bytes
+    return [tuple(rows[k]) for k in sorted(rows)]

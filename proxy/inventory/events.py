@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import secrets
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 
@@ -67,38 +68,34 @@ class DetectionEvent:
         """The sensitive data categories in the upload, e.g. ``pii,secret``."""
         return ",".join(sorted({f.category for f in self.findings}))
 
-    def detection_row(self) -> dict[str, Any]:
-        """The columns of the ``detections`` table."""
-        row = {k: getattr(self, k) for k in _DETECTION_COLUMNS}
-        row["data_classes"] = self.data_classes
-        return row
+    def detection_values(self) -> tuple[Any, ...]:
+        """The ``detections`` row, in :data:`DETECTION_COLUMNS` order."""
+        return (*_detection_fields(self), self.data_classes)
 
-    def justification_row(self) -> dict[str, Any] | None:
-        """The row of the ``justifications`` table, when the user gave one."""
+    def justification_values(self) -> tuple[Any, ...] | None:
+        """The ``justifications`` row, in :data:`JUSTIFICATION_COLUMNS` order, if one was given."""
         if self.justification is None or self.allowed_until is None:
             return None
-        return {
-            "id": self.id,
-            "ts": self.ts,
-            "user": self.user,
-            "client_ip": self.client_ip,
-            "service_id": self.service_id,
-            "rule_id": self.rule_id or "",
-            "text": self.justification,
-            "allowed_until": self.allowed_until,
-        }
+        return (
+            self.id, self.ts, self.user, self.client_ip, self.service_id, self.rule_id or "",
+            self.justification, self.allowed_until,
+        )  # fmt: skip
 
-    def finding_rows(self) -> list[dict[str, Any]]:
-        """The rows of the ``findings`` table for this detection."""
+    def finding_values(self) -> list[tuple[Any, ...]]:
+        """The ``findings`` rows, in :data:`FINDING_COLUMNS` order."""
         return [
-            {"detection_id": self.id, "seq": n, "ts": self.ts, **asdict(f)}
+            (self.id, n, self.ts, f.detector, f.category, f.severity, f.count, f.preview,
+             f.fingerprint, f.location)
             for n, f in enumerate(self.findings)
-        ]
+        ]  # fmt: skip
 
 
-_DETECTION_COLUMNS = tuple(
-    name
-    for name in DetectionEvent.__dataclass_fields__
-    if name
-    not in ("service_name", "vendor", "category", "findings", "justification", "allowed_until")
-)
+_NOT_STORED = ("service_name", "vendor", "category", "findings", "justification", "allowed_until")
+_STORED_FIELDS = tuple(n for n in DetectionEvent.__dataclass_fields__ if n not in _NOT_STORED)
+_detection_fields = attrgetter(*_STORED_FIELDS)
+
+DETECTION_COLUMNS = (*_STORED_FIELDS, "data_classes")
+FINDING_COLUMNS = ("detection_id", "seq", "ts", *FindingRecord.__dataclass_fields__)
+JUSTIFICATION_COLUMNS = (
+    "id", "ts", "user", "client_ip", "service_id", "rule_id", "text", "allowed_until",
+)  # fmt: skip

@@ -12,85 +12,35 @@ from sqlalchemy import Select, and_, exists, literal, or_, select
 from sqlalchemy.orm import Session
 
 from proxy.inventory import aggregates
-from proxy.inventory.events import DetectionEvent
+from proxy.inventory.bulk import BulkInsert
+from proxy.inventory.events import (
+    DETECTION_COLUMNS,
+    FINDING_COLUMNS,
+    JUSTIFICATION_COLUMNS,
+    DetectionEvent,
+)
 from proxy.inventory.models import Detection, FindingRow, Justification, ServiceSeen
 
 
 def record_detections(session: Session, *, events: Sequence[DetectionEvent]) -> int:
     """Insert a batch idempotently and fold the new rows into the counters and rollups.
 
-    Core statements on the session's connection, each one executemany, so a batch costs a
-    handful of round trips whatever its size.
+    A handful of statements per batch whatever its size (see :mod:`proxy.inventory.bulk`);
+    an event already stored (a spool replay) is skipped and not counted twice.
     """
-    if not events:
-        return 0
-    rows = [e.detection_row() for e in events]
-    inserted = set(
-        aggregates.insert_returning(session, Detection, rows, returning="id", conflict=("id",))
-    )
+    inserted = {i for (i,) in DETECTIONS.run(session, [e.detection_values() for e in events])}
     fresh = [e for e in events if e.id in inserted]
-    if finding_rows := [row for e in fresh for row in e.finding_rows()]:
-        aggregates.execute(session, *aggregates.rows_insert(session, FindingRow, finding_rows))
-    if justifications := [row for e in fresh if (row := e.justification_row())]:
-        aggregates.execute(session, *aggregates.rows_insert(session, Justification, justifications))
-    new_users = aggregates.note_service_users(session, events=fresh)
-    _upsert_services(session, _service_totals(fresh, new_users))
+    FINDINGS.run(session, [row for e in fresh for row in e.finding_values()])
+    JUSTIFICATIONS.run(session, [row for e in fresh if (row := e.justification_values())])
     aggregates.fold(session, events=fresh)
     return len(fresh)
 
 
-def _service_totals(
-    events: Sequence[DetectionEvent], new_users: dict[str, int]
-) -> list[dict[str, Any]]:
-    totals: dict[str, dict[str, Any]] = {}
-    for e in events:
-        row = totals.setdefault(
-            e.service_id,
-            {
-                "id": e.service_id,
-                "name": e.service_name,
-                "vendor": e.vendor,
-                "category": e.category,
-                "first_seen": e.ts,
-                "last_seen": e.ts,
-                "requests": 0,
-                "bytes_up": 0,
-                "bytes_down": 0,
-                "users": new_users.get(e.service_id, 0),
-            },
-        )
-        row["first_seen"] = min(row["first_seen"], e.ts)
-        row["last_seen"] = max(row["last_seen"], e.ts)
-        row["requests"] += 1
-        row["bytes_up"] += e.request_bytes
-        row["bytes_down"] += e.response_bytes
-    return [totals[k] for k in sorted(totals)]  # one lock order for concurrent writers
-
-
-def _upsert_services(session: Session, rows: list[dict[str, Any]]) -> None:
-    if not rows:
-        return
-    insert, params = aggregates.rows_insert(session, ServiceSeen, rows)
-    table = ServiceSeen.__table__.c
-    excluded = insert.excluded
-    aggregates.execute(
-        session,
-        insert.on_conflict_do_update(
-            index_elements=["id"],
-            set_={
-                "name": excluded.name,
-                "vendor": excluded.vendor,
-                "category": excluded.category,
-                "first_seen": aggregates.least(session, table.first_seen, excluded.first_seen),
-                "last_seen": aggregates.greatest(session, table.last_seen, excluded.last_seen),
-                "requests": table.requests + excluded.requests,
-                "bytes_up": table.bytes_up + excluded.bytes_up,
-                "bytes_down": table.bytes_down + excluded.bytes_down,
-                "users": table.users + excluded.users,
-            },
-        ),
-        params,
-    )
+DETECTIONS = BulkInsert(
+    Detection, DETECTION_COLUMNS, lambda insert, _: insert.on_conflict_do_nothing(), ("id",)
+)
+FINDINGS = BulkInsert(FindingRow, FINDING_COLUMNS)
+JUSTIFICATIONS = BulkInsert(Justification, JUSTIFICATION_COLUMNS)
 
 
 def list_services(session: Session, *, limit: int = 500) -> Sequence[ServiceSeen]:

@@ -99,17 +99,7 @@ class InventoryWriter:
             first = await self._next_event()
             if first is None:
                 continue
-            batch = [first]
-            deadline = time.monotonic() + self._flush_seconds
-            while len(batch) < self._batch_size:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                try:
-                    batch.append(await asyncio.wait_for(self._queue.get(), remaining))
-                except TimeoutError:
-                    break
-            batch.extend(self._take(self._batch_size - len(batch)))
+            batch = await self._fill([first])
             self._in_flight = len(batch)
             self._in_flight_batch = batch
             if self._spool is None:
@@ -120,6 +110,20 @@ class InventoryWriter:
             self._in_flight_batch = []
             for _ in batch:
                 self._queue.task_done()
+
+    async def _fill(self, batch: list[DetectionEvent]) -> list[DetectionEvent]:
+        """Top ``batch`` up from the queue; wait for more only while it is empty, and briefly."""
+        deadline = time.monotonic() + self._flush_seconds
+        while len(batch) < self._batch_size:
+            batch.extend(self._take(self._batch_size - len(batch)))
+            remaining = deadline - time.monotonic()
+            if len(batch) >= self._batch_size or remaining <= 0:
+                break
+            try:
+                batch.append(await asyncio.wait_for(self._queue.get(), remaining))
+            except TimeoutError:
+                break
+        return batch
 
     async def _next_event(self) -> DetectionEvent | None:
         """The next queued event; None after trying the spool when it is due first."""
