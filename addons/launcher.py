@@ -14,6 +14,7 @@ from mitmproxy.tools.main import process_options
 from addons.announcer import Announcer
 from addons.discovery import Discovery
 from addons.enforcement import Enforcement
+from addons.heapfreezer import HeapFreezer
 from addons.inspection import Inspection
 from addons.recorder import Recorder
 from addons.retention import Retention
@@ -72,6 +73,7 @@ def shadowlens_addons(core: Core) -> list[object]:
         Enforcement(policy, writer, CoachGrants()),
         Retention(core.retention()),
         Announcer(),
+        HeapFreezer(),
     ]
 
 

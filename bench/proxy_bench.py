@@ -32,6 +32,7 @@ import threading
 import time
 import timeit
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -112,8 +113,17 @@ def proxy(command: list[str], port: int, env: dict[str, str]):  # type: ignore[n
         process.wait(timeout=30)
 
 
-def wrk(port: int, seconds: int, *, host: str, post: bool) -> float:
-    """Requests per second that wrk got through, with 8 keep-alive connections."""
+@dataclass(frozen=True)
+class Load:
+    """What wrk measured: throughput, and the slowest 1 % and slowest request."""
+
+    rps: float
+    p99_ms: float
+    max_ms: float
+
+
+def wrk(port: int, seconds: int, *, host: str, post: bool) -> Load:
+    """Throughput and latency that wrk got through, with 8 keep-alive connections."""
     script = Path(tempfile.mkstemp(suffix=".lua")[1])
     body = CHAT.decode().replace('"', '\\"')
     method = f'wrk.method = "POST"\nwrk.body = "{body}"\n' if post else ""
@@ -122,15 +132,21 @@ def wrk(port: int, seconds: int, *, host: str, post: bool) -> float:
         f'wrk.headers["Content-Type"] = "application/json"\n'
     )
     result = subprocess.run(
-        ["wrk", "-t", "1", "-c", "8", "-d", f"{seconds}s", "-s", str(script),
+        ["wrk", "-t", "1", "-c", "8", "-d", f"{seconds}s", "--latency", "-s", str(script),
          f"http://127.0.0.1:{port}/v1/chat/completions"],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     script.unlink()
-    found = re.search(r"Requests/sec:\s+([\d.]+)", result.stdout)
-    if not found:
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", result.stdout)
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", result.stdout)
+    latency = re.search(r"Latency\s+\S+\s+\S+\s+([\d.]+)(us|ms|s)", result.stdout)
+    if not (rps and p99 and latency):
         raise RuntimeError(result.stdout + result.stderr)
-    return float(found.group(1))
+    return Load(float(rps.group(1)), _ms(*p99.groups()), _ms(*latency.groups()))
+
+
+def _ms(value: str, unit: str) -> float:
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
 def decision_cost() -> float:
@@ -172,7 +188,7 @@ def main() -> None:
         ),
         "shadowlens, AI POST": ([str(BIN / "shadowlens"), "proxy", *mode], "api.openai.com", True),
     }
-    results: dict[str, list[float]] = {name: [] for name in configs}
+    results: dict[str, list[Load]] = {name: [] for name in configs}
     for _ in range(args.rounds):
         for name, (command, host, post) in configs.items():
             port = free_port()
@@ -180,12 +196,15 @@ def main() -> None:
                    "SHADOWLENS_RULES_RELOAD_SECONDS": "0"}  # fmt: skip
             with proxy([*command, "-p", str(port)], port, env):
                 results[name].append(wrk(port, args.seconds, host=host, post=post))
-    baseline = statistics.median(results["mitmdump (baseline)"])
-    print(f"| configuration | requests/s (median of {args.rounds}) | vs. mitmdump |")
-    print("| --- | ---: | ---: |")
-    for name, values in results.items():
-        median = statistics.median(values)
-        print(f"| {name} | {median:,.0f} | {median / baseline:.2f} |")
+    baseline = statistics.median(load.rps for load in results["mitmdump (baseline)"])
+    print("| configuration | requests/s | vs. mitmdump | p99 latency | slowest |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    for name, loads in results.items():
+        rps = statistics.median(load.rps for load in loads)
+        p99 = statistics.median(load.p99_ms for load in loads)
+        slowest = statistics.median(load.max_ms for load in loads)
+        print(f"| {name} | {rps:,.0f} | {rps / baseline:.2f} | {p99:.1f} ms | {slowest:.1f} ms |")
+    print(f"(medians of {args.rounds} rounds)")
     print(f"\npolicy decision alone: {decision_cost():.1f} µs per call")
     print(f"AI requests recorded in the inventory: {recorded(Path(data))}")
 
