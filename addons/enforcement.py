@@ -13,6 +13,7 @@ from addons.flowmeta import (
     ACTION,
     COACH_SUBMIT,
     DECISION,
+    DIRECTORY_GROUPS,
     IDENTITY,
     MATCH,
     RECORDED,
@@ -77,6 +78,7 @@ class Enforcement:
                 peer_ip=flow.client_conn.peername[0] if flow.client_conn.peername else "",
                 headers=flow.request.headers,
                 proxyauth_user=str(credentials[0]) if credentials else None,
+                directory_groups=flow.metadata.get(DIRECTORY_GROUPS, frozenset()),
             )
         identity: Identity = flow.metadata[IDENTITY]
         return identity

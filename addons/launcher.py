@@ -16,6 +16,7 @@ from addons.discovery import Discovery
 from addons.enforcement import Enforcement
 from addons.heapfreezer import HeapFreezer
 from addons.inspection import Inspection
+from addons.ldapgroups import LdapGroups
 from addons.recorder import Recorder
 from addons.retention import Retention
 from addons.rulesreloader import RulesReloader
@@ -70,6 +71,11 @@ def shadowlens_addons(core: Core) -> list[object]:
         ),
         Discovery(catalog, writer, max_body=settings.dlp_max_body_bytes),
         inspection,
+        LdapGroups(
+            group_base=settings.ldap_group_base,
+            group_filter=settings.ldap_group_filter,
+            ttl=settings.ldap_group_cache_seconds,
+        ),
         Enforcement(policy, writer, CoachGrants()),
         Retention(core.retention()),
         Announcer(),

@@ -90,6 +90,10 @@ DECISIONS = Counter(
     "Policy decisions on flows to AI services, by action and whether it was enforced.",
     ["action", "enforced"],
 )
+DIRECTORY_ERRORS = Counter(
+    "shadowlens_directory_errors_total",
+    "LDAP group lookups that failed; the user keeps the groups last looked up (or none).",
+)
 TENANT_RESTRICTIONS = Counter(
     "shadowlens_tenant_restrictions_total",
     "Requests that got tenant-restriction headers inserted, by restriction id.",

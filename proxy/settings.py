@@ -104,6 +104,18 @@ class Settings(BaseSettings):
         default="X-Authenticated-User",
         description="Header naming the user, accepted only from trusted proxies.",
     )
+    ldap_group_base: str = Field(
+        default="",
+        description="When proxyauth uses LDAP: the DN under which users' groups are searched "
+        "(empty: groups come from the identity file only).",
+    )
+    ldap_group_filter: str = Field(
+        default="(|(member={dn})(uniqueMember={dn})(memberUid={user}))",
+        description="LDAP filter finding a user's groups; {dn} and {user} are filled in.",
+    )
+    ldap_group_cache_seconds: float = Field(
+        default=300, gt=0, description="How long a user's LDAP groups are reused."
+    )
     rules_reload_seconds: float = Field(
         default=2.0, ge=0, description="How often the proxy checks the rules for changes (0: off)."
     )
@@ -156,6 +168,15 @@ class Settings(BaseSettings):
     def _cidrs(cls, value: str) -> str:
         for cidr in filter(None, (c.strip() for c in value.split(","))):
             ipaddress.ip_network(cidr, strict=False)  # ValueError names the bad one
+        return value
+
+    @field_validator("ldap_group_filter")
+    @classmethod
+    def _group_filter(cls, value: str) -> str:
+        try:
+            value.format(dn="", user="")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(f"only {{dn}} and {{user}} may be filled in ({exc!r})") from exc
         return value
 
     @field_validator("data_dir", "rules_dir", "policy_file", "identity_file")

@@ -14,6 +14,7 @@ from sqlalchemy.exc import OperationalError
 
 from proxy.runtime import Core
 from proxy.settings import PROJECT_ROOT, Settings
+from tests.ldapserver import SLAPD, LdapServer
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "SHADOWLENS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -74,3 +75,18 @@ def core(settings: Settings) -> Iterator[Core]:
     core = Core.open(settings)
     yield core
     core.close()
+
+
+@pytest.fixture
+def ldap_server(tmp_path: Path) -> Iterator[LdapServer]:
+    """A running throwaway slapd; skipped without Debian's slapd (a failure under CI=true)."""
+    if not SLAPD.exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{SLAPD} must be installed under CI (apt-get install slapd)")
+        pytest.skip(f"{SLAPD} is not installed (apt-get install slapd)")
+    server = LdapServer.create(tmp_path / "ldap")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

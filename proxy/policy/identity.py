@@ -50,9 +50,17 @@ class IdentityResolver:
         return current
 
     def resolve(
-        self, *, peer_ip: str, headers: Mapping[str, str], proxyauth_user: str | None = None
+        self,
+        *,
+        peer_ip: str,
+        headers: Mapping[str, str],
+        proxyauth_user: str | None = None,
+        directory_groups: frozenset[str] = frozenset(),
     ) -> Identity:
-        """The identity behind a request; an untrusted peer's headers are ignored."""
+        """The identity behind a request; an untrusted peer's headers are ignored.
+
+        ``directory_groups`` are the proxyauth user's groups in LDAP, added to the file's.
+        """
         client_ip = self.client_ip(peer_ip, headers)
         mapped_user, network_groups = self._by_address(client_ip)
         header_user = headers.get(self.user_header, "").strip()
@@ -65,6 +73,8 @@ class IdentityResolver:
         else:
             user, source = ANONYMOUS, "anonymous"
         groups = self.groups.get(user, frozenset()) | network_groups
+        if source == "proxyauth":
+            groups |= directory_groups
         return Identity(user=user[:255], groups=groups, client_ip=client_ip, source=source)
 
     def _by_address(self, ip: str) -> tuple[str | None, frozenset[str]]:

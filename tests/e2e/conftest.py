@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -19,6 +18,7 @@ import httpx
 import pytest
 
 from tests.e2e.upstream import Upstream, make_test_pki
+from tests.net import closed_port
 
 HERE = Path(__file__).resolve().parent
 TOKEN = "e2e-token"
@@ -35,13 +35,6 @@ UPSTREAM_HOSTS = [
     "www.midjourney.com",
 ]
 NO_DECRYPT = "claude.ai"
-
-
-def closed_port() -> int:
-    """A loopback port nothing listens on: connections to it are refused at once."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

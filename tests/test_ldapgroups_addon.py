@@ -1,0 +1,76 @@
+"""The LdapGroups addon, driven through mitmproxy's test harness against a real slapd."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from mitmproxy import exceptions, http
+from mitmproxy.test import taddons, tflow
+
+from addons.flowmeta import DIRECTORY_GROUPS, MATCH
+from addons.ldapgroups import LdapGroups
+from proxy.settings import Settings
+from tests.ldapserver import GROUPS, LdapServer
+
+
+def _addon(group_base: str = GROUPS) -> LdapGroups:
+    return LdapGroups(group_base=group_base, group_filter=Settings().ldap_group_filter, ttl=300)
+
+
+def _with_proxyauth_option(tctx: taddons.context) -> None:
+    """Declare mitmproxy's ``proxyauth`` as its ProxyAuth addon does, without its validation."""
+    tctx.options.add_option("proxyauth", str | None, None, "proxy authentication")
+
+
+def _flow(user: str | None, *, ai: bool = True) -> http.HTTPFlow:
+    flow = tflow.tflow()
+    if user is not None:
+        flow.metadata["proxyauth"] = (user, "password")
+    if ai:
+        flow.metadata[MATCH] = object()  # which service does not matter here
+    return flow
+
+
+def test_groups_are_looked_up_for_authenticated_users_of_ai_services(
+    ldap_server: LdapServer,
+) -> None:
+    groups = _addon()
+    flows = {"alice": _flow("alice"), "bob": _flow("bob"), "not-ai": _flow("alice", ai=False),
+             "anonymous": _flow(None)}  # fmt: skip
+
+    async def scenario() -> None:
+        with taddons.context(groups) as tctx:
+            _with_proxyauth_option(tctx)
+            tctx.configure(groups, proxyauth=ldap_server.proxyauth_spec())
+            for flow in flows.values():
+                await groups.requestheaders(flow)
+            groups.done()
+
+    asyncio.run(scenario())
+    assert flows["alice"].metadata[DIRECTORY_GROUPS] == {"engineering", "ai-approved"}
+    assert flows["bob"].metadata[DIRECTORY_GROUPS] == frozenset()
+    assert DIRECTORY_GROUPS not in flows["not-ai"].metadata
+    assert DIRECTORY_GROUPS not in flows["anonymous"].metadata
+
+
+@pytest.mark.parametrize(
+    ("proxyauth", "group_base"),
+    [("@/etc/htpasswd", GROUPS), ("any", GROUPS), ("ldap:h:cn=a:pw:ou=p", "")],
+)
+def test_off_unless_proxyauth_is_ldap_and_a_group_base_is_set(
+    proxyauth: str, group_base: str
+) -> None:
+    groups = _addon(group_base)
+    with taddons.context(groups) as tctx:
+        _with_proxyauth_option(tctx)
+        tctx.configure(groups, proxyauth=proxyauth)
+        assert groups.directory is None
+
+
+def test_a_bad_ldap_spec_is_an_options_error() -> None:
+    groups = _addon()
+    with taddons.context(groups) as tctx:
+        _with_proxyauth_option(tctx)
+        with pytest.raises(exceptions.OptionsError):
+            tctx.configure(groups, proxyauth="ldap:only-a-host")
