@@ -26,6 +26,7 @@ from proxy.dlp import config as dlp_config
 from proxy.policy.coaching import CoachGrants
 from proxy.reload import RulesWatcher
 from proxy.runtime import CatalogRef, Core, PolicyRef
+from proxy.settings import Settings
 
 # mitmproxy's own names, so `shadowlens ca` and the proxy agree on one CA.
 CA_BASENAME = "mitmproxy"
@@ -71,15 +72,24 @@ def shadowlens_addons(core: Core) -> list[object]:
         ),
         Discovery(catalog, writer, max_body=settings.dlp_max_body_bytes),
         inspection,
-        LdapGroups(
-            group_base=settings.ldap_group_base,
-            group_filter=settings.ldap_group_filter,
-            ttl=settings.ldap_group_cache_seconds,
-        ),
+        *_ldap_groups(settings),
         Enforcement(policy, writer, CoachGrants()),
         Retention(core.retention()),
         Announcer(),
         HeapFreezer(),
+    ]
+
+
+def _ldap_groups(settings: Settings) -> list[LdapGroups]:
+    """The LDAP group lookup, only when configured: every addon costs each flow a dispatch."""
+    if not settings.ldap_group_base:
+        return []
+    return [
+        LdapGroups(
+            group_base=settings.ldap_group_base,
+            group_filter=settings.ldap_group_filter,
+            ttl=settings.ldap_group_cache_seconds,
+        )
     ]
 
 

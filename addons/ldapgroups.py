@@ -17,9 +17,9 @@ log = logging.getLogger(__name__)
 class LdapGroups:
     """Looks up the groups of each proxy-authenticated user of an AI service, off the loop.
 
-    On when mitmproxy's ``proxyauth`` is an LDAP spec and a group base is given; the server,
-    bind DN and user search are proxyauth's own. Runs before Enforcement, which adds the
-    groups to the user's identity.
+    Loaded only when a group base is configured, so other proxies pay nothing per flow; it
+    acts when mitmproxy's ``proxyauth`` is an LDAP spec, whose server, bind DN and user search
+    it reuses. Runs before Enforcement, which adds the groups to the user's identity.
     """
 
     def __init__(self, *, group_base: str, group_filter: str, ttl: float) -> None:
@@ -34,9 +34,7 @@ class LdapGroups:
         self.done()
         spec = ctx.options.proxyauth or ""
         if not spec.startswith("ldap"):
-            return
-        if not self.group_base:
-            log.info("proxyauth uses LDAP: set SHADOWLENS_LDAP_GROUP_BASE to read groups too")
+            log.warning("SHADOWLENS_LDAP_GROUP_BASE is set, but proxyauth does not use LDAP")
             return
         use_ssl, host, port, bind_dn, password, user_base, user_key = Ldap.parse_spec(spec)
         server = LdapServer(

@@ -14,8 +14,8 @@ from proxy.settings import Settings
 from tests.ldapserver import GROUPS, LdapServer
 
 
-def _addon(group_base: str = GROUPS) -> LdapGroups:
-    return LdapGroups(group_base=group_base, group_filter=Settings().ldap_group_filter, ttl=300)
+def _addon() -> LdapGroups:
+    return LdapGroups(group_base=GROUPS, group_filter=Settings().ldap_group_filter, ttl=300)
 
 
 def _with_proxyauth_option(tctx: taddons.context) -> None:
@@ -54,18 +54,21 @@ def test_groups_are_looked_up_for_authenticated_users_of_ai_services(
     assert DIRECTORY_GROUPS not in flows["anonymous"].metadata
 
 
-@pytest.mark.parametrize(
-    ("proxyauth", "group_base"),
-    [("@/etc/htpasswd", GROUPS), ("any", GROUPS), ("ldap:h:cn=a:pw:ou=p", "")],
-)
-def test_off_unless_proxyauth_is_ldap_and_a_group_base_is_set(
-    proxyauth: str, group_base: str
-) -> None:
-    groups = _addon(group_base)
+@pytest.mark.parametrize("proxyauth", ["@/etc/htpasswd", "any", None])
+def test_off_unless_proxyauth_is_ldap(proxyauth: str | None) -> None:
+    groups = _addon()
     with taddons.context(groups) as tctx:
         _with_proxyauth_option(tctx)
         tctx.configure(groups, proxyauth=proxyauth)
         assert groups.directory is None
+
+
+def test_loaded_only_when_a_group_base_is_set() -> None:
+    from addons.launcher import _ldap_groups
+
+    assert _ldap_groups(Settings(ldap_group_base="")) == []
+    [loaded] = _ldap_groups(Settings(ldap_group_base=GROUPS))
+    assert loaded.group_base == GROUPS
 
 
 def test_a_bad_ldap_spec_is_an_options_error() -> None:
