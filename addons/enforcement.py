@@ -27,7 +27,7 @@ from proxy.dlp import BodyReport, redact_body, redact_text
 from proxy.dlp.body import RedactionError
 from proxy.inventory.writer import InventoryWriter
 from proxy.policy import Decision, Identity, decide
-from proxy.policy.coaching import CoachGrants
+from proxy.policy.coaching import CoachGrants, holder
 from proxy.policy.decide import Upload
 from proxy.policy.responses import (
     COACH_PATH,
@@ -235,8 +235,7 @@ def _upload(report: BodyReport | None) -> Upload:
 
 
 def _who(identity: Identity) -> str:
-    """Grants follow the user, or the address when we do not know the user."""
-    return identity.user if identity.source != "anonymous" else f"ip:{identity.client_ip}"
+    return holder(identity.user, identity.client_ip)
 
 
 def _same_host(url: str, host: str) -> str:

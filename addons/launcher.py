@@ -12,18 +12,17 @@ from mitmproxy.tools.dump import DumpMaster
 from mitmproxy.tools.main import process_options
 
 from addons.announcer import Announcer
+from addons.backgroundtasks import BackgroundTasks
 from addons.discovery import Discovery
 from addons.enforcement import Enforcement
 from addons.heapfreezer import HeapFreezer
 from addons.inspection import Inspection
 from addons.ldapgroups import LdapGroups
 from addons.recorder import Recorder
-from addons.retention import Retention
 from addons.rulesreloader import RulesReloader
 from addons.tlsdiscovery import TlsDiscovery
 from proxy.catalog import load_catalog
 from proxy.dlp import config as dlp_config
-from proxy.policy.coaching import CoachGrants
 from proxy.reload import RulesWatcher
 from proxy.runtime import CatalogRef, Core, PolicyRef
 from proxy.settings import Settings
@@ -41,6 +40,7 @@ def shadowlens_addons(core: Core) -> list[object]:
     catalog = CatalogRef(core.catalog())
     inspection = Inspection(dlp_config.scanner(settings), dlp_config.limits(settings))
     policy = PolicyRef(settings)
+    grants = core.coach_grants()
     watchers: list[RulesWatcher[Any]] = [
         RulesWatcher(
             [rules / "services", rules / "shared_hosts.yaml", rules / "clients.yaml"],
@@ -73,8 +73,8 @@ def shadowlens_addons(core: Core) -> list[object]:
         Discovery(catalog, writer, max_body=settings.dlp_max_body_bytes),
         inspection,
         *_ldap_groups(settings),
-        Enforcement(policy, writer, CoachGrants()),
-        Retention(core.retention()),
+        Enforcement(policy, writer, grants),
+        BackgroundTasks([core.retention(), core.grant_sync(grants)]),
         Announcer(),
         HeapFreezer(),
     ]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -19,14 +21,19 @@ from proxy.inventory import store
 from proxy.inventory.db import make_engine, session_factory
 from proxy.inventory.events import DetectionEvent
 from proxy.inventory.migrate import upgrade
-from proxy.inventory.retention import RetentionDays, RetentionTask
+from proxy.inventory.retention import RetentionDays, purge
 from proxy.inventory.spool import SPOOL_NAME, Spool
 from proxy.inventory.writer import InventoryWriter
+from proxy.keys import configured_or_kept
+from proxy.periodic import PeriodicTask
 from proxy.policy import IdentityResolver, Policy, load_identities, load_policy
+from proxy.policy.coaching import CoachGrants
 from proxy.policy.model import Conditions, Rule, TenantRestriction
 from proxy.settings import Settings
 
 log = logging.getLogger(__name__)
+
+COACH_KEY_FILE = "coach-token.key"
 
 
 class CatalogRef:
@@ -151,12 +158,33 @@ class Core:
         path = self.settings.data_dir / SPOOL_NAME
         return Spool(path, max_bytes=self.settings.spool_max_bytes)
 
-    def retention(self) -> RetentionTask:
+    def retention(self) -> PeriodicTask[dict[str, int]]:
         """The background purge of what the retention settings expire."""
-        return RetentionTask(
-            self.sessions,
-            days=RetentionDays.from_settings(self.settings),
+        days = RetentionDays.from_settings(self.settings)
+        return PeriodicTask(
+            "retention",
+            functools.partial(purge, self.sessions, days=days),
             interval=self.settings.retention_interval_seconds,
+            enabled=any((days.detections, days.findings, days.justifications)),
+        )
+
+    def coach_grants(self) -> CoachGrants:
+        """Coaching grants whose form tokens every proxy sharing the token key accepts."""
+        key = configured_or_kept(
+            self.settings.coach_token_key, self.settings.data_dir / COACH_KEY_FILE
+        )
+        return CoachGrants(key)
+
+    def grant_sync(self, grants: CoachGrants) -> PeriodicTask[list[tuple[str, str, datetime]]]:
+        """Reads the coaching grants other proxies wrote to the inventory into ``grants``."""
+
+        def read() -> list[tuple[str, str, datetime]]:
+            with self.sessions() as session:
+                return store.running_grants(session, now=datetime.now(UTC))
+
+        interval = self.settings.coach_sync_seconds
+        return PeriodicTask(
+            "grant-sync", read, interval=interval, then=grants.merge, enabled=interval > 0
         )
 
     def close(self) -> None:

@@ -116,6 +116,17 @@ class Settings(BaseSettings):
     ldap_group_cache_seconds: float = Field(
         default=300, gt=0, description="How long a user's LDAP groups are reused."
     )
+    coach_token_key: str = Field(
+        default="",
+        description="Secret key signing coaching-page forms; give every proxy of a cluster the "
+        "same one. Empty: a random key kept in the data dir (coach-token.key).",
+    )
+    coach_sync_seconds: float = Field(
+        default=5,
+        ge=0,
+        description="How often the proxy reads the coaching grants other proxies wrote to the "
+        "inventory (0: off).",
+    )
     rules_reload_seconds: float = Field(
         default=2.0, ge=0, description="How often the proxy checks the rules for changes (0: off)."
     )

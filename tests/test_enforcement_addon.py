@@ -56,7 +56,7 @@ def _run(settings: Settings, inspection: Inspection, scenario: Scenario) -> list
     async def main() -> None:
         writer = InventoryWriter(keep, queue_size=10, batch_size=10, flush_seconds=0.01)
         writer.start()
-        enforcement = Enforcement(PolicyRef(settings), writer, CoachGrants())
+        enforcement = Enforcement(PolicyRef(settings), writer, CoachGrants(b"test-key"))
         with taddons.context(inspection, enforcement):
             await scenario(inspection, enforcement)
         await writer.close()

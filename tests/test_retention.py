@@ -68,11 +68,11 @@ def test_zero_days_keeps_everything(core: Core) -> None:
 
 def test_the_background_task_purges_and_stops(core: Core) -> None:
     core.record([detection_event(0, findings=(FINDING,))])  # T0 is long past
+    core.settings.retention_detections_days = 1
+    core.settings.retention_interval_seconds = 0.05
 
     async def scenario() -> None:
-        task = retention.RetentionTask(
-            core.sessions, days=retention.RetentionDays(detections=1), interval=0.05
-        )
+        task = core.retention()
         task.start()
         for _ in range(100):
             if _count(core, Detection) == 0:
@@ -84,7 +84,6 @@ def test_the_background_task_purges_and_stops(core: Core) -> None:
     assert (_count(core, Detection), _count(core, FindingRow)) == (0, 0)
 
 
-def test_core_builds_the_task_from_the_settings(core: Core) -> None:
+def test_without_any_retention_the_task_does_not_start(core: Core) -> None:
     task = core.retention()
-    assert task.days == retention.RetentionDays.from_settings(core.settings)
-    assert task.interval == core.settings.retention_interval_seconds
+    assert (task.enabled, task.interval) == (False, core.settings.retention_interval_seconds)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import secrets
 from pathlib import Path
 
 from proxy.dlp.engine import Scanner
 from proxy.dlp.model import DlpLimits
+from proxy.keys import configured_or_kept
 from proxy.settings import Settings
 
 KEY_FILE = "dlp-fingerprint.key"
@@ -15,19 +14,7 @@ KEY_FILE = "dlp-fingerprint.key"
 
 def fingerprint_key(settings: Settings) -> bytes:
     """The configured key, or a random one created once (mode 0600) in the data dir."""
-    if settings.dlp_fingerprint_key:
-        return settings.dlp_fingerprint_key.encode("utf-8")
-    path = Path(settings.data_dir) / KEY_FILE
-    try:
-        return bytes.fromhex(path.read_text().strip())
-    except (OSError, ValueError):
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_bytes(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(key.hex())
-    return key
+    return configured_or_kept(settings.dlp_fingerprint_key, Path(settings.data_dir) / KEY_FILE)
 
 
 def keywords(settings: Settings) -> list[str]:

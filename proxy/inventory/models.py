@@ -126,7 +126,10 @@ class Justification(Base):
     """A user's reason for continuing past a coaching page: evidence for the review."""
 
     __tablename__ = "justifications"
-    __table_args__ = (Index("ix_justifications_service_ts", "service_id", "ts"),)
+    __table_args__ = (
+        Index("ix_justifications_service_ts", "service_id", "ts"),
+        Index("ix_justifications_allowed_until", "allowed_until"),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     ts: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -6,7 +6,6 @@ each its own transaction, so a purge never holds long locks on a busy inventory.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -81,37 +80,3 @@ def purge(
             metrics.RETENTION_PURGED.labels(table=table).inc(count)
             log.info("retention purged %d %s older than %d days", count, table, keep)
     return done
-
-
-class RetentionTask:
-    """Runs :func:`purge` every ``interval`` seconds in a worker thread, off the event loop."""
-
-    def __init__(
-        self, sessions: sessionmaker[Session], *, days: RetentionDays, interval: float
-    ) -> None:
-        self.sessions = sessions
-        self.days = days
-        self.interval = interval
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        """Start purging on the running loop, unless nothing has a retention."""
-        if self._task is None and any(
-            (self.days.detections, self.days.findings, self.days.justifications)
-        ):
-            self._task = asyncio.create_task(self._run(), name="shadowlens-retention")
-
-    async def stop(self) -> None:
-        """Stop purging; a purge under way finishes its current batch in its thread."""
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await asyncio.to_thread(purge, self.sessions, days=self.days)
-            except Exception:
-                log.exception("retention purge failed; will try again")
-            await asyncio.sleep(self.interval)

@@ -4,19 +4,27 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import secrets
 import time
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
+
+from proxy.policy.identity import ANONYMOUS
+
+
+def holder(user: str | None, client_ip: str) -> str:
+    """Whom a grant follows: the user, or the address when we do not know the user."""
+    return user if user and user != ANONYMOUS else f"ip:{client_ip}"
 
 
 class CoachGrants:
     """Who justified which service, until when; and form tokens only we can mint.
 
-    Grants live in this process: behind several proxies a user may be coached once per node.
+    ``secret`` signs the form tokens: proxies of one cluster share it, so a form shown by
+    one is accepted by another. Grants made elsewhere arrive through :meth:`merge`.
     """
 
-    def __init__(self, secret: bytes | None = None) -> None:
-        self._secret = secret or secrets.token_bytes(32)
+    def __init__(self, secret: bytes) -> None:
+        self._secret = secret
         self._until: dict[tuple[str, str], float] = {}
 
     def token(self, who: str, service_id: str) -> str:
@@ -31,6 +39,14 @@ class CoachGrants:
         """Let ``who`` use the service for ``minutes``; returns when that ends."""
         self._until[(who, service_id)] = time.monotonic() + minutes * 60
         return datetime.now(UTC) + timedelta(minutes=minutes)
+
+    def merge(self, grants: Iterable[tuple[str, str, datetime]]) -> None:
+        """Add grants (who, service, until) made by other proxies; the later end wins."""
+        now, clock = datetime.now(UTC), time.monotonic()
+        for who, service_id, until in grants:
+            ends = clock + (until - now).total_seconds()
+            if ends > self._until.get((who, service_id), 0.0):
+                self._until[(who, service_id)] = ends
 
     def allowed(self, who: str, service_id: str) -> bool:
         until = self._until.get((who, service_id))

@@ -1,9 +1,12 @@
-"""Two real proxy processes write to one real PostgreSQL: every counter adds up exactly."""
+"""Two real proxy processes share one real PostgreSQL: every counter adds up exactly, and
+a user coached by one may continue through the other."""
 
 from __future__ import annotations
 
+import re
 import ssl
 import threading
+import time
 from pathlib import Path
 
 import httpx
@@ -12,10 +15,20 @@ from sqlalchemy import func, select
 
 from proxy.inventory.db import make_engine, session_factory
 from proxy.inventory.models import HourlyRollup, ServiceSeen, ServiceUser, UserSeen
-from tests.e2e.conftest import HERE, RunningProxy, closed_port, start_shadowlens, stop_shadowlens
+from proxy.policy.responses import COACH_PATH
+from tests.e2e.conftest import (
+    HERE,
+    RunningProxy,
+    closed_port,
+    routed_args,
+    start_shadowlens,
+    stop_shadowlens,
+)
+from tests.e2e.upstream import Upstream
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 
+POLICY = Path(__file__).parents[1] / "fixtures" / "policy"
 USERS = ("alice", "bob", "carol")
 PER_USER = 40
 
@@ -70,3 +83,38 @@ def test_two_proxies_one_postgres_lose_no_update(tmp_path: Path, postgres_url: s
             assert session.scalar(select(func.sum(HourlyRollup.bytes_up))) == bytes_up
     finally:
         engine.dispose()
+
+
+def test_a_user_coached_by_one_proxy_continues_through_the_other(
+    tmp_path: Path, postgres_url: str, upstream: Upstream
+) -> None:
+    env = {
+        "SHADOWLENS_DATABASE_URL": postgres_url,
+        "SHADOWLENS_POLICY_FILE": str(POLICY / "scenario.yaml"),
+        "SHADOWLENS_COACH_TOKEN_KEY": "one key for the cluster",
+        "SHADOWLENS_COACH_SYNC_SECONDS": "0.1",
+        "SHADOWLENS_WRITER_FLUSH_SECONDS": "0.05",
+    }
+    args = [*routed_args(upstream), "--set", "proxyauth=any"]
+    first, second = (start_shadowlens(tmp_path / f"node{n}", args, env) for n in range(2))
+    try:
+        page = _as_alice(first).get("https://www.midjourney.com/imagine")
+        assert "Using Midjourney" in page.text  # the coaching page, from the first node
+        form = dict(re.findall(r'name="(return_to|token|rule)" value="([^"]*)"', page.text))
+        form["justification"] = "Mock-ups for the Q3 campaign."
+        sent = _as_alice(second).post(f"https://www.midjourney.com{COACH_PATH}", data=form)
+        assert sent.status_code == 303  # the second node accepted the first node's form
+        deadline = time.monotonic() + 10
+        while "plain site" not in (reply := _as_alice(first).get(page.url)).text:
+            assert time.monotonic() < deadline, "the first node never learned of the grant"
+            time.sleep(0.1)
+    finally:
+        assert [stop_shadowlens(proxy) for proxy in (first, second)] == [0, 0]
+    assert reply.status_code == 200
+
+
+def _as_alice(proxy: RunningProxy) -> httpx.Client:
+    proxy_url = proxy.proxy_url.replace("http://", "http://alice:pw@")
+    trust = ssl.create_default_context(cafile=str(proxy.ca_file))
+    browser = {"accept": "text/html,application/xhtml+xml"}
+    return httpx.Client(proxy=proxy_url, verify=trust, timeout=10, headers=browser)
