@@ -89,11 +89,11 @@ class Settings(BaseSettings):
         default=3600, gt=0, description="How often the proxy purges what retention expires."
     )
     policy_file: Path = Field(
-        default=PROJECT_ROOT / "rules" / "policy.yaml",
+        default_factory=lambda given: given["rules_dir"] / "policy.yaml",
         description="The policy: service status, rules, exemptions, tenant restrictions.",
     )
     identity_file: Path = Field(
-        default=PROJECT_ROOT / "rules" / "identities.yaml",
+        default_factory=lambda given: given["rules_dir"] / "identities.yaml",
         description="Address-to-user and network-to-department map, and users' groups.",
     )
     trusted_proxies: str = Field(

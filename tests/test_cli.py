@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -104,6 +105,17 @@ def test_a_malformed_rules_file_fails_with_file_entry_and_reason(tmp_path: Path)
     result = shadowlens("classify", "a.example", env={"SHADOWLENS_RULES_DIR": str(tmp_path)})
     assert result.returncode == 2
     assert "bad.yaml: broken: category: 'nonsense' is not one of" in result.stderr
+
+
+def test_the_policy_and_identities_follow_the_rules_dir(tmp_path: Path) -> None:
+    # As in the container image: the rules are copied elsewhere and only the folder is set.
+    rules = tmp_path / "rules"
+    shutil.copytree(RULES_DIR, rules)
+    policy = rules / "policy.yaml"
+    policy.write_text(policy.read_text().replace("dry_run: false", "dry_run: true"))
+    result = shadowlens("policy", "lint", env={"SHADOWLENS_RULES_DIR": str(rules)})
+    assert result.returncode == 0, result.stderr
+    assert "dry_run=true" in result.stdout
 
 
 def test_a_bad_setting_is_a_clear_error() -> None:
