@@ -14,8 +14,8 @@ import yaml
 
 from proxy.errors import RulesError
 
-# The published schemas; a rules dir may carry its own copy in schema/.
-SCHEMA_DIR = Path(__file__).resolve().parents[1] / "rules" / "schema"
+# The published schemas ship with the code, so rules files are checked wherever they live.
+SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
 
 
 @cache
@@ -27,15 +27,11 @@ def _validator(schema_path: Path) -> jsonschema.protocols.Validator:
 
 def read_rules(path: Path, schema_name: str) -> Any:
     """Parse a YAML rules file and check it against its schema."""
-    own = path.parent / "schema" / schema_name
-    if path.parent.name == "services":
-        own = path.parent.parent / "schema" / schema_name
-    schema_path = own if own.exists() else SCHEMA_DIR / schema_name
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise RulesError(path, "<file>", " ".join(str(exc).split())) from exc
-    error = jsonschema.exceptions.best_match(_validator(schema_path).iter_errors(data))
+    error = jsonschema.exceptions.best_match(_validator(SCHEMA_DIR / schema_name).iter_errors(data))
     if error is not None:
         raise RulesError(path, _entry_label(data, error), _schema_reason(error))
     return data

@@ -1,6 +1,6 @@
 """Loads and validates the rules into a :class:`HostIndex`.
 
-Each file is checked against its published JSON Schema (``rules/schema/``) first, then for
+Each file is checked against its published JSON Schema (``proxy/schemas/``) first, then for
 what a schema cannot say: regexes that compile, public suffixes, shared infrastructure,
 duplicate ids, domains and patterns. Every error names the file, the entry and the reason.
 """
