@@ -24,7 +24,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
-from urllib.parse import quote_plus, unquote_plus
+from urllib.parse import quote_plus, unquote, unquote_plus
 
 import brotli
 import pypdf
@@ -248,9 +248,10 @@ def _kind(media: str, filename: str, data: bytes) -> str:
         return "form"
     if media.endswith("/json") or media.endswith("+json") or ext in (".json", ".ipynb"):
         return "json"
-    if ext == ".pdf" or media == "application/pdf":
+    # By content too: a name or type that hides a document must not hide it from the scan.
+    if ext == ".pdf" or media == "application/pdf" or data.startswith(b"%PDF-"):
         return "pdf"
-    if ext == ".docx" or media == DOCX_TYPE:
+    if ext == ".docx" or media == DOCX_TYPE or _is_docx(data):
         return "docx"
     if media.startswith("text/") or ext in TEXT_EXTENSIONS:
         return "text"
@@ -260,6 +261,11 @@ def _kind(media: str, filename: str, data: bytes) -> str:
     if head in (b"{", b"["):
         return "json"
     return "text"
+
+
+def _is_docx(data: bytes) -> bool:
+    """A ZIP archive holding a Word document's main part."""
+    return data.startswith(b"PK\x03\x04") and b"word/document.xml" in data
 
 
 def _content(
@@ -463,9 +469,14 @@ class Part:
 
     @property
     def disposition(self) -> dict[str, str]:
+        """Content-Disposition's parameters; an RFC 5987 ``filename*`` wins over ``filename``."""
         _, params = _media_type(
             "x;" + self.headers.get("content-disposition", "").partition(";")[2]
         )
+        if extended := params.get("filename*"):  # charset'language'percent-encoded
+            charset, _, rest = extended.partition("'")
+            encoded = rest.partition("'")[2]
+            params["filename"] = unquote(encoded, _charset({"charset": charset}), "replace")
         return params
 
 

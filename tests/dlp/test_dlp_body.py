@@ -344,6 +344,28 @@ def test_docx_upload_is_scanned_but_not_redacted(scanner: Scanner) -> None:
         redact_body(body, content_type=ctype, content_encoding=None, report=report)
 
 
+@pytest.mark.parametrize(
+    ("disposition", "location"),
+    [
+        # RFC 5987: the extended name wins, percent-decoded in its charset
+        ("filename=\"fallback.txt\"; filename*=UTF-8''r%C3%A9sum%C3%A9.docx", "résumé.docx"),
+        ('filename="upload.bin"', "upload.bin"),  # a Word document by its content alone
+    ],
+)
+def test_a_document_is_found_by_extended_name_or_by_content(
+    scanner: Scanner, disposition: str, location: str
+) -> None:
+    doc = _docx([f"key {AWS}"])
+    body = _multipart(
+        [(f"Content-Disposition: form-data; name=f; {disposition}\r\n"
+          "Content-Type: application/octet-stream", doc)]
+    )  # fmt: skip
+    report = _inspect(scanner, body, "multipart/form-data; boundary=XyZ-b0undary")
+    assert {(f.detector, f.location) for f in report.findings} == {
+        ("aws-access-key-id", f"multipart:{location}")
+    }
+
+
 def test_unscanned_pdf_does_not_stop_redaction_elsewhere(scanner: Scanner) -> None:
     body = _multipart(
         [
