@@ -69,7 +69,11 @@ class Enforcement:
             return
         if MATCH not in flow.metadata or DECISION in flow.metadata or flow.response:
             return
-        self._enforce(flow, _upload(flow.metadata.get(REPORT)))
+        report = flow.metadata.get(REPORT)
+        if report is None and flow.request.raw_content:  # Inspection failed on it: fail closed
+            self._enforce(flow, Upload(failed=True))
+        else:
+            self._enforce(flow, _upload(report))
 
     def _identity(self, flow: http.HTTPFlow) -> Identity:
         if IDENTITY not in flow.metadata:

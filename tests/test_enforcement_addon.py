@@ -122,6 +122,20 @@ def test_a_forged_coaching_form_is_refused(settings: Settings, inspection: Inspe
     assert flow.response is not None and flow.response.status_code == 400
 
 
+def test_a_body_that_inspection_never_reported_on_fails_closed(
+    settings: Settings, inspection: Inspection
+) -> None:
+    flow = _ai_flow("www.perplexity.ai", "perplexity", method="POST")
+    flow.request.content = b'{"q": "what Inspection would have scanned"}'
+
+    async def scenario(inspection: Inspection, enforcement: Enforcement) -> None:
+        enforcement.request(flow)  # as when Inspection raised before writing its report
+
+    _run(settings, inspection, scenario)
+    assert flow.response is not None and flow.response.status_code == 403
+    assert b"could not be inspected" in flow.response.content  # type: ignore[operator]
+
+
 def test_a_body_too_large_to_inspect_fails_closed(
     settings: Settings, inspection: Inspection
 ) -> None:
