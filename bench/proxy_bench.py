@@ -6,10 +6,11 @@ Both proxies run in reverse mode in front of one small asyncio HTTP server, with
 mitmproxy options (lazy upstream connections, quiet logs). wrk (Debian's package) drives
 each with keep-alive connections:
 
-- baseline: plain mitmdump;
-- shadowlens, non-AI traffic (Host: shop.example.net): classification, then streaming;
-- shadowlens, AI traffic (Host: api.openai.com, a chat-completion JSON POST): classification,
-  body check, DLP scan, policy decision, and an inventory write per request.
+- non-AI traffic (GET, Host: shop.example.net): plain mitmdump, the baseline, against
+  shadowlens, which classifies and passes it on;
+- AI traffic (Host: api.openai.com, a chat-completion JSON POST): plain mitmdump, the
+  baseline, against shadowlens, which classifies, checks the body, scans it, decides and
+  writes a detection per request.
 
 Rounds are interleaved, so the shared machine's noise hits every configuration alike; the
 medians and the ratios to the baseline are printed as a Markdown table. It also times the
@@ -179,31 +180,33 @@ def main() -> None:
     mode = ["--mode", f"reverse:http://127.0.0.1:{upstream}", "-q",
             "--set", "connection_strategy=lazy"]  # fmt: skip
     data = tempfile.mkdtemp(prefix="shadowlens-bench-")
+    mitmdump = [str(BIN / "mitmdump"), *mode]
+    shadowlens = [str(BIN / "shadowlens"), "proxy", *mode]
+    # name: (command, Host header, POST a chat completion?, the baseline it is compared with)
     configs = {
-        "mitmdump (baseline)": ([str(BIN / "mitmdump"), *mode], "shop.example.net", False),
-        "shadowlens, non-AI": (
-            [str(BIN / "shadowlens"), "proxy", *mode],
-            "shop.example.net",
-            False,
-        ),
-        "shadowlens, AI POST": ([str(BIN / "shadowlens"), "proxy", *mode], "api.openai.com", True),
+        "mitmdump, GET (baseline)": (mitmdump, "shop.example.net", False, ""),
+        "shadowlens, non-AI GET": (shadowlens, "shop.example.net", False, "mitmdump, GET"),
+        "mitmdump, AI POST (baseline)": (mitmdump, "api.openai.com", True, ""),
+        "shadowlens, AI POST": (shadowlens, "api.openai.com", True, "mitmdump, AI POST"),
     }
     results: dict[str, list[Load]] = {name: [] for name in configs}
     for _ in range(args.rounds):
-        for name, (command, host, post) in configs.items():
+        for name, (command, host, post, _) in configs.items():
             port = free_port()
             env = {"SHADOWLENS_DATA_DIR": data, "SHADOWLENS_METRICS_PORT": "0",
                    "SHADOWLENS_RULES_RELOAD_SECONDS": "0"}  # fmt: skip
             with proxy([*command, "-p", str(port)], port, env):
                 results[name].append(wrk(port, args.seconds, host=host, post=post))
-    baseline = statistics.median(load.rps for load in results["mitmdump (baseline)"])
-    print("| configuration | requests/s | vs. mitmdump | p99 latency | slowest |")
+    print("| configuration | requests/s | vs. its baseline | p99 latency | slowest |")
     print("| --- | ---: | ---: | ---: | ---: |")
-    for name, loads in results.items():
+    for name, (*_, baseline_of) in configs.items():
+        loads = results[name]
         rps = statistics.median(load.rps for load in loads)
+        baseline = results[f"{baseline_of} (baseline)"] if baseline_of else loads
+        ratio = rps / statistics.median(load.rps for load in baseline)
         p99 = statistics.median(load.p99_ms for load in loads)
         slowest = statistics.median(load.max_ms for load in loads)
-        print(f"| {name} | {rps:,.0f} | {rps / baseline:.2f} | {p99:.1f} ms | {slowest:.1f} ms |")
+        print(f"| {name} | {rps:,.0f} | {ratio:.2f} | {p99:.1f} ms | {slowest:.1f} ms |")
     print(f"(medians of {args.rounds} rounds)")
     print(f"\npolicy decision alone: {decision_cost():.1f} µs per call")
     print(f"AI requests recorded in the inventory: {recorded(Path(data))}")

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
+import json
+import threading
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
@@ -12,9 +15,10 @@ from mitmproxy.test import taddons, tflow, tutils
 from wsproto.frame_protocol import Opcode
 
 from addons.enforcement import Enforcement
-from addons.flowmeta import MATCH
+from addons.flowmeta import MATCH, REPORT
 from addons.inspection import Inspection
 from proxy.catalog import Match, load_catalog
+from proxy.dlp import Finding
 from proxy.dlp import config as dlp_config
 from proxy.inventory.events import DetectionEvent
 from proxy.inventory.writer import InventoryWriter
@@ -148,3 +152,36 @@ def test_a_body_too_large_to_inspect_fails_closed(
     _run(settings, inspection, scenario)
     assert flow.response is not None and flow.response.status_code == 403
     assert b"could not be inspected" in flow.response.content  # type: ignore[operator]
+
+
+@pytest.mark.parametrize(
+    ("padding", "encoding", "on_loop"),
+    [(0, None, True), (5000, None, False), (0, "gzip", False)],
+)
+def test_small_plain_bodies_are_scanned_on_the_loop_the_rest_in_a_thread(
+    settings: Settings, inspection: Inspection, padding: int, encoding: str | None, on_loop: bool
+) -> None:
+    text = json.dumps({"messages": [{"content": f"key {AWS} " + "x" * padding}]}).encode()
+    flow = _ai_flow("api.openai.com", "openai-api", method="POST")
+    flow.request.headers["content-type"] = "application/json"
+    if encoding:
+        flow.request.headers["content-encoding"] = encoding
+    flow.request.raw_content = gzip.compress(text) if encoding else text
+    threads: list[threading.Thread] = []
+    scan = inspection.scanner.scan
+
+    def spied(body: str) -> list[Finding]:
+        threads.append(threading.current_thread())
+        return scan(body)
+
+    async def scenario(inspection: Inspection, enforcement: Enforcement) -> None:
+        inspection.scanner.scan = spied  # type: ignore[method-assign, assignment]
+        try:
+            await inspection.request(flow)
+        finally:
+            del inspection.scanner.scan
+
+    _run(settings, inspection, scenario)
+    report = flow.metadata[REPORT]
+    assert [f.detector for f in report.findings] == ["aws-access-key-id"]
+    assert {t is threading.main_thread() for t in threads} == {on_loop}
