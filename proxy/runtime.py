@@ -5,11 +5,14 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import psycopg
+import sqlalchemy.exc
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -34,6 +37,18 @@ from proxy.settings import Settings
 log = logging.getLogger(__name__)
 
 COACH_KEY_FILE = "coach-token.key"
+
+# What the database says of the data itself, every time it sees it; unlike its being away.
+REFUSED_DATA: tuple[type[Exception], ...] = (
+    psycopg.DataError,
+    psycopg.IntegrityError,
+    sqlite3.DataError,
+    sqlite3.IntegrityError,
+    sqlalchemy.exc.DataError,
+    sqlalchemy.exc.IntegrityError,
+    OverflowError,  # sqlite3: an integer beyond 64 bits
+    UnicodeError,
+)
 
 
 class CatalogRef:
@@ -135,10 +150,23 @@ class Core:
         return load_catalog_counted(self.settings.rules_dir)
 
     def record(self, events: Sequence[DetectionEvent]) -> int:
-        """Write a batch of events in one transaction; the writer's sink."""
+        """Write a batch of events in one transaction; the writer's sink.
+
+        When the database refuses the data itself (not its availability), the batch is
+        written in halves, down to the single events it refuses: those are dropped, counted
+        and logged, so one bad event can neither sink its batch nor block the spool.
+        """
         self.ensure_schema()
-        with self.sessions.begin() as session:
-            return store.record_detections(session, events=events)
+        try:
+            with self.sessions.begin() as session:
+                return store.record_detections(session, events=events)
+        except REFUSED_DATA as exc:
+            if len(events) > 1:
+                half = len(events) // 2
+                return self.record(events[:half]) + self.record(events[half:])
+            metrics.EVENTS_DROPPED.labels(reason="refused").inc()
+            log.error("inventory refused event %s (%s); dropped", events[0].id, type(exc).__name__)
+            return 0
 
     def writer(self) -> InventoryWriter:
         """A writer feeding this core's database, sized by the settings, with its spool."""

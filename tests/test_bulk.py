@@ -7,10 +7,11 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import create_engine, insert, select, text
 
+from proxy import metrics
 from proxy.inventory import store
 from proxy.inventory.bulk import sqlite_time
 from proxy.inventory.events import FindingRecord
-from proxy.inventory.models import Detection, FindingRow
+from proxy.inventory.models import Detection, FindingRow, UserSeen
 from proxy.inventory.store import DetectionFilter
 from proxy.runtime import Core
 from tests.factories import T0, detection_event
@@ -77,3 +78,26 @@ def test_sqlite_time_is_what_sqlalchemy_stores() -> None:
 def test_sqlite_time_refuses_a_naive_datetime() -> None:
     with pytest.raises(ValueError, match="naive"):
         sqlite_time(datetime(2026, 1, 1))
+
+
+def test_client_text_is_stored_without_nul_lone_surrogate_or_overflow(core: Core) -> None:
+    event = detection_event(user="al\x00ice", path="/chat/\ud800x", model="m" * 300)
+    assert core.record([event]) == 1
+    with core.sessions() as session:
+        row = session.get(Detection, event.id)
+        [user] = session.scalars(select(UserSeen)).all()
+    assert row is not None
+    assert (row.user, row.path, row.model) == ("alice", "/chat/?x", "m" * 200)
+    assert user.id == "alice"
+
+
+def test_an_event_the_database_refuses_is_dropped_alone(core: Core) -> None:
+    events = [detection_event(n) for n in range(10)]
+    events[3].request_bytes = 2**70  # beyond any integer column
+    dropped = metrics.EVENTS_DROPPED.labels(reason="refused")
+    before = dropped._value.get()
+    assert core.record(events) == 9
+    assert dropped._value.get() == before + 1
+    with core.sessions() as session:
+        stored = set(session.scalars(select(Detection.id)))
+    assert stored == {e.id for e in events} - {events[3].id}

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, cast, func, select
+from sqlalchemy import String, bindparam, cast, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -40,6 +40,7 @@ def _bare(insert: Any, _dialect: str) -> Any:
 class _Compiled:
     sql: str
     times: tuple[int, ...]  # column indexes holding datetimes
+    texts: tuple[tuple[int, int | None], ...]  # text column indexes and their lengths
     order: tuple[int, ...] | None = None  # SQLite: column index of each "?", when not in order
     values: str = ""  # SQLite: the one-row VALUES group
 
@@ -64,6 +65,7 @@ class BulkInsert:
             return []
         conn = session.connection()
         compiled = self._compile(conn.dialect)
+        rows = _storable(rows, compiled.texts)
         cursor = conn.connection.cursor()
         try:
             if conn.dialect.name == "postgresql":
@@ -107,6 +109,9 @@ class BulkInsert:
         table = self.model.__table__
         columns = [table.c[name] for name in self.columns]
         times = tuple(i for i, c in enumerate(columns) if isinstance(c.type, UTCDateTime))
+        texts = tuple(
+            (i, c.type.length) for i, c in enumerate(columns) if isinstance(c.type, String)
+        )
         insert: Any
         if dialect.name == "postgresql":
             arrays = select(
@@ -126,13 +131,59 @@ class BulkInsert:
             sql = compiled.string
             for i in range(len(columns)):
                 sql = sql.replace(f"%(p{i})s", f"%(p{i})b")
-            return _Compiled(sql, times)
+            return _Compiled(sql, times, texts)
         bound = tuple(compiled.positiontup or ())
         values = "(" + ", ".join("?" * len(columns)) + ")"
         if sorted(bound) != sorted(self.columns) or values not in compiled.string:
             raise ValueError(f"{table.name}: a bulk statement binds each column once in VALUES")
         order = None if bound == self.columns else tuple(map(self.columns.index, bound))
-        return _Compiled(compiled.string, times, order, values)
+        return _Compiled(compiled.string, times, texts, order, values)
+
+
+def _storable(
+    rows: Sequence[Sequence[Any]], texts: tuple[tuple[int, int | None], ...]
+) -> Sequence[Sequence[Any]]:
+    """``rows`` with text every database takes: no NUL, no lone surrogate, within the column.
+
+    Text comes from clients (user names, paths, models, form fields). PostgreSQL refuses a
+    NUL and a lone surrogate cannot be encoded: either would fail the whole batch, again on
+    every replay. Clean columns cost one pass in C each; only a suspect one is looked at row
+    by row.
+    """
+    columns = list(zip(*rows, strict=True)) if texts else []
+    suspect = tuple((i, n) for i, n in texts if _suspect_column(columns[i], n))
+    if not suspect:
+        return rows
+    return [
+        _clean_row(row, suspect) if any(_unfit(row[i], n) for i, n in suspect) else row
+        for row in rows
+    ]
+
+
+def _suspect_column(values: Sequence[str | None], limit: int | None) -> bool:
+    """Whether a value of a text column may need cleaning."""
+    texts = list(filter(None, values))
+    joined = "".join(texts)
+    if "\x00" in joined or not joined.isascii():
+        return True
+    return limit is not None and bool(texts) and max(map(len, texts)) > limit
+
+
+def _unfit(value: Any, limit: int | None) -> bool:
+    if type(value) is not str:
+        return False
+    return "\x00" in value or not value.isascii() or (limit is not None and len(value) > limit)
+
+
+def _clean_row(row: Sequence[Any], texts: tuple[tuple[int, int | None], ...]) -> list[Any]:
+    values = list(row)
+    for i, limit in texts:
+        if type(text := values[i]) is str:
+            text = text.replace("\x00", "")
+            if not text.isascii():
+                text = text.encode("utf-8", "replace").decode("utf-8")  # lone surrogate: "?"
+            values[i] = text[:limit] if limit is not None else text
+    return values
 
 
 def _sqlite_params(
