@@ -34,7 +34,7 @@ KEY_SIZE = 2048
 
 
 def shadowlens_addons(core: Core) -> list[object]:
-    """Our addons, in hook order, sharing one catalog and one writer, in three chain entries."""
+    """Our addons, in hook order, sharing one catalog and one writer, in two chain entries."""
     settings = core.settings
     rules = settings.rules_dir
     writer = core.writer()
@@ -75,16 +75,15 @@ def shadowlens_addons(core: Core) -> list[object]:
         inspection,
         *_ldap_groups(settings),
     ]
-    lifecycle = [
+    lifecycle = [  # hooks at start and stop only; HeapFreezer's ``running`` comes last
         BackgroundTasks([core.retention(), core.grant_sync(grants)]),
         Announcer(),
         HeapFreezer(),
     ]
     return [
-        Bundle("shadowlens-observers", observers),
+        Bundle("shadowlens", [*observers, *lifecycle]),
         # An entry of its own: it decides even when an addon above failed on this flow.
         Enforcement(policy, writer, grants),
-        Bundle("shadowlens-lifecycle", lifecycle),
     ]
 
 
