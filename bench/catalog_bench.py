@@ -35,7 +35,7 @@ def synthetic_catalog(size: int) -> HostIndex:
     for n in range(size):
         domains = (f"svc{n}-ai.example{n % 97}.com", f"app{n}.ai-vendor{n % 13}.io")
         patterns = (f"inference-{n}.*.cloud{n % 7}.example",) if n % 40 == 0 else ()
-        signatures = ()
+        signatures: tuple[Signature, ...] = ()
         if n % 20 == 0:
             signatures = (
                 Signature(
@@ -56,7 +56,7 @@ def synthetic_catalog(size: int) -> HostIndex:
 def workload(count: int, seed: int = 7) -> list[tuple[str, str, str, dict[str, str]]]:
     """(host, method, path, headers): 20 % hits on the first 100 services, 80 % misses."""
     rng = random.Random(seed)
-    flows = []
+    flows: list[tuple[str, str, str, dict[str, str]]] = []
     for _ in range(count):
         n = rng.randrange(100)
         kind = rng.random()

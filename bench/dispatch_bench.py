@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import statistics
 import time
+from collections.abc import Callable
 
 from mitmproxy.http import HTTPFlow
 from mitmproxy.proxy.layers.http import HttpRequestHook
@@ -50,7 +51,7 @@ async def _per_event(addons: list[object], events: int) -> float:
 
 
 async def main(events: int, rounds: int) -> None:
-    layouts = {
+    layouts: dict[str, Callable[[], list[object]]] = {
         "empty chain (baseline)": list,
         "10 separate entries": _stand_ins,
         "1 Bundle of 10": lambda: [Bundle("bundle", _stand_ins())],

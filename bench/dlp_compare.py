@@ -12,6 +12,7 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 _KEEP: list[object] = []
@@ -25,10 +26,10 @@ def _offline_tldextract() -> None:
         return
     extractor = tldextract.TLDExtract(suffix_list_urls=())
     tldextract.tldextract.TLD_EXTRACTOR = extractor
-    tldextract.extract = extractor
+    tldextract.extract = extractor  # type: ignore[assignment]
 
 
-def presidio_scanner():  # type: ignore[no-untyped-def]
+def presidio_scanner() -> tuple[Callable[[str], int], list[str]]:
     _offline_tldextract()
     from presidio_analyzer import RecognizerRegistry
     from presidio_analyzer.predefined_recognizers import SpacyRecognizer
@@ -50,7 +51,7 @@ def presidio_scanner():  # type: ignore[no-untyped-def]
     return scan, [type(r).__name__ for r in recognizers]
 
 
-def detect_secrets_scanner():  # type: ignore[no-untyped-def]
+def detect_secrets_scanner() -> Callable[[str], int]:
     from detect_secrets.core.scan import scan_line
     from detect_secrets.settings import default_settings
 
@@ -64,7 +65,7 @@ def detect_secrets_scanner():  # type: ignore[no-untyped-def]
     return scan
 
 
-def measure(scan, chunks: list[str], repeats: int) -> dict[str, float]:  # type: ignore[no-untyped-def]
+def measure(scan: Callable[[str], int], chunks: list[str], repeats: int) -> dict[str, float]:
     size = sum(len(c.encode()) for c in chunks) / 1e6
     rates = []
     found = 0

@@ -32,6 +32,7 @@ import tempfile
 import threading
 import time
 import timeit
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,7 +98,7 @@ def wait_listening(port: int, process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def proxy(command: list[str], port: int, env: dict[str, str]):  # type: ignore[no-untyped-def]
+def proxy(command: list[str], port: int, env: dict[str, str]) -> Iterator[None]:
     process = subprocess.Popen(
         command,
         env=os.environ | env,
