@@ -21,7 +21,7 @@ import re
 import zipfile
 import zlib
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 from urllib.parse import quote_plus, unquote, unquote_plus
@@ -32,7 +32,7 @@ import zstandard
 
 from proxy.dlp.jsonpos import JsonPositionError, StringValue, replace_strings, string_values
 from proxy.dlp.model import BodyReport, DlpLimits, Finding
-from proxy.dlp.redact import redact_text
+from proxy.dlp.redact import mask_label, merged_spans, redact_text
 
 if TYPE_CHECKING:  # typing only, without an import cycle at runtime
     from proxy.dlp.engine import Scanner
@@ -134,6 +134,7 @@ _PROMPT_POINTER = re.compile(
 
 
 DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+DOCX_BODY = "word/document.xml"
 _DOCX_TEXT = re.compile(r"<w:t(?:\s[^>]*)?>([^<]*)</w:t>|</w:p>|<w:tab/>|<w:br/>")
 
 
@@ -265,7 +266,7 @@ def _kind(media: str, filename: str, data: bytes) -> str:
 
 def _is_docx(data: bytes) -> bool:
     """A ZIP archive holding a Word document's main part."""
-    return data.startswith(b"PK\x03\x04") and b"word/document.xml" in data
+    return data.startswith(b"PK\x03\x04") and DOCX_BODY.encode() in data
 
 
 def _content(
@@ -308,9 +309,14 @@ def docx_text(data: bytes, max_bytes: int) -> str | None:
 
     Raises ``_TooBigError`` when the XML is larger than ``max_bytes`` (a zip bomb).
     """
+    xml = _docx_xml(data, max_bytes)
+    return None if xml is None else "".join(piece for _, piece in _docx_pieces(xml))
+
+
+def _docx_xml(data: bytes, max_bytes: int) -> str | None:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            info = archive.getinfo("word/document.xml")
+            info = archive.getinfo(DOCX_BODY)
             if info.file_size > max_bytes:
                 raise _TooBigError(b"")
             with archive.open(info) as fh:
@@ -319,16 +325,83 @@ def docx_text(data: bytes, max_bytes: int) -> str | None:
         return None
     if len(xml) > max_bytes:
         raise _TooBigError(b"")
-    parts: list[str] = []
-    for m in _DOCX_TEXT.finditer(xml.decode("utf-8", "replace")):
-        tag = m.group(0)
-        if m.group(1) is not None:
-            parts.append(html.unescape(m.group(1)))
-        elif tag == "<w:tab/>":
-            parts.append("\t")
+    return xml.decode("utf-8", "replace")
+
+
+def _docx_pieces(xml: str) -> Iterator[tuple[re.Match[str], str]]:
+    """Each text-bearing element of the body and the text it adds, in reading order."""
+    for match in _DOCX_TEXT.finditer(xml):
+        if match.group(1) is not None:
+            yield match, html.unescape(match.group(1))
         else:
-            parts.append("\n")
-    return "".join(parts)
+            yield match, "\t" if match.group(0) == "<w:tab/>" else "\n"
+
+
+def _masked_docx(data: bytes, findings: Sequence[Finding], max_bytes: int) -> bytes:
+    """The Word document with each finding masked in the text runs that hold it.
+
+    A value split over several runs gets its label in the first and empties the others;
+    every other part of the archive is carried over unchanged.
+    """
+    try:
+        xml = _docx_xml(data, max_bytes)
+    except _TooBigError:
+        xml = None
+    if xml is None:
+        raise RedactionError("the Word document no longer reads as it did when scanned")
+    pieces = list(_docx_pieces(xml))
+    spans = merged_spans(findings, sum(len(piece) for _, piece in pieces))
+    labelled: set[int] = set()
+    out: list[str] = []
+    pos = offset = 0
+    for match, piece in pieces:
+        if match.group(1) is not None:
+            new = _masked_run(piece, offset, spans, labelled)
+            if new != piece:
+                out += [xml[pos : match.start(1)], html.escape(new, quote=False)]
+                pos = match.end(1)
+        offset += len(piece)
+    out.append(xml[pos:])
+    return _replaced_in_zip(data, DOCX_BODY, "".join(out).encode("utf-8"), max_bytes)
+
+
+def _masked_run(
+    text: str, offset: int, spans: list[tuple[int, int, str]], labelled: set[int]
+) -> str:
+    """``text`` (starting at ``offset`` in the document) with the spans it holds masked."""
+    parts: list[str] = []
+    pos = 0
+    for index, (start, end, label) in enumerate(spans):
+        local_start, local_end = max(start - offset, 0), min(end - offset, len(text))
+        if local_start >= local_end:
+            continue
+        parts.append(text[pos:local_start])
+        if index not in labelled:
+            labelled.add(index)
+            parts.append(mask_label(label))
+        pos = local_end
+    return "".join(parts) + text[pos:] if parts else text
+
+
+def _replaced_in_zip(data: bytes, name: str, content: bytes, max_bytes: int) -> bytes:
+    """The ZIP archive with one member's content replaced, the others copied as they were."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as source:
+            members = source.infolist()
+            if sum(m.file_size for m in members) > max_bytes:
+                raise RedactionError("the document is too large to rewrite; it cannot be redacted")
+            out = io.BytesIO()
+            with zipfile.ZipFile(out, "w") as target:
+                for member in members:
+                    copy = zipfile.ZipInfo(member.filename, date_time=member.date_time)
+                    copy.compress_type = member.compress_type
+                    copy.external_attr = member.external_attr
+                    target.writestr(
+                        copy, content if member.filename == name else source.read(member)
+                    )
+    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, zlib.error) as exc:
+        raise RedactionError("the document could not be rewritten") from exc
+    return out.getvalue()
 
 
 def pdf_text(data: bytes, max_chars: int, max_pages: int = 1000) -> str | None:
@@ -358,12 +431,11 @@ def pdf_text(data: bytes, max_chars: int, max_pages: int = 1000) -> str | None:
 def _document(
     walk: _Walk, data: bytes, location: str, kind: str, extract: Callable[[bytes, int], str | None]
 ) -> bytes:
-    """Scan a document's text (``kind`` is docx or pdf). Its findings cannot be masked inside
-    the file: redaction raises, so the caller blocks instead."""
+    """Scan a document's text (``kind`` is docx or pdf). Findings in a Word document are
+    masked in its text runs; a PDF cannot be rewritten, so redacting one raises and the
+    caller blocks instead."""
     if walk.masks is not None:
-        if any(loc == location or loc.startswith(location + "#") for loc in walk.masks):
-            raise RedactionError(f"findings in a {_DOCUMENT_NAMES[kind]} ({location or 'body'})")
-        return data
+        return _masked_document(walk, data, location, kind)
     try:
         text = extract(data, walk.limits.max_decoded_bytes)
     except _TooBigError:
@@ -376,6 +448,16 @@ def _document(
     walk.report.flags.append(f"{kind}:{location}")
     walk.text(text, location)
     return data
+
+
+def _masked_document(walk: _Walk, data: bytes, location: str, kind: str) -> bytes:
+    assert walk.masks is not None
+    found = walk.masks.get(walk.unique(location))  # the name the scan's walk.text gave it
+    if not found:
+        return data
+    if kind != "docx":
+        raise RedactionError(f"findings in a {_DOCUMENT_NAMES[kind]} ({location or 'body'})")
+    return _masked_docx(data, found, walk.limits.max_decoded_bytes)
 
 
 _DOCUMENT_NAMES = {"docx": "Word document", "pdf": "PDF document"}

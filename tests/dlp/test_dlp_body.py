@@ -4,15 +4,24 @@ from __future__ import annotations
 
 import base64
 import gzip
+import io
 import json
 import zlib
+from xml.etree import ElementTree
 
 import brotli
 import pytest
 import zstandard
 
 from proxy.dlp import BodyReport, DlpLimits, Finding, Scanner, inspect_body, redact_body
-from proxy.dlp.body import RedactionError, findings_in_prompt, inspect_text, parse_multipart
+from proxy.dlp.body import (
+    DOCX_TYPE,
+    RedactionError,
+    docx_text,
+    findings_in_prompt,
+    inspect_text,
+    parse_multipart,
+)
 
 AWS = "AKIAZ4QK7TRN2WJHX5MP"
 CARD = "4111 1111 1111 1111"
@@ -302,14 +311,17 @@ def test_inspect_never_raises(scanner: Scanner) -> None:
         assert isinstance(report, BodyReport)
 
 
-def _docx(paragraphs: list[str]) -> bytes:
-    import io
+def _docx(paragraphs: list[str | list[str]]) -> bytes:
+    """A minimal Word document; a paragraph given as a list is split into that many runs."""
     import zipfile
 
-    body = "".join(
-        f'<w:p><w:r><w:t xml:space="preserve">{p.replace("&", "&amp;")}</w:t></w:r></w:p>'
-        for p in paragraphs
-    )
+    def runs(paragraph: str | list[str]) -> str:
+        texts = [paragraph] if isinstance(paragraph, str) else paragraph
+        return "".join(
+            f'<w:r><w:t xml:space="preserve">{t.replace("&", "&amp;")}</w:t></w:r>' for t in texts
+        )
+
+    body = "".join(f"<w:p>{runs(p)}</w:p>" for p in paragraphs)
     xml = (
         '<?xml version="1.0" encoding="UTF-8"?><w:document xmlns:w="http://schemas.openxml'
         f'formats.org/wordprocessingml/2006/main"><w:body>{body}</w:body></w:document>'
@@ -318,11 +330,26 @@ def _docx(paragraphs: list[str]) -> bytes:
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr("[Content_Types].xml", "<Types/>")
         z.writestr("word/document.xml", xml)
+        z.writestr("word/media/logo.png", PNG_BYTES, compress_type=zipfile.ZIP_STORED)
     return buf.getvalue()
 
 
-def test_docx_upload_is_scanned_but_not_redacted(scanner: Scanner) -> None:
-    doc = _docx(["Quarterly plan", f"R&D key {AWS}", "STRICTLY CONFIDENTIAL"])
+PNG_BYTES = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 16
+
+
+def _docx_part(body: bytes) -> bytes:
+    """The Word document inside a one-file multipart body."""
+    start = body.index(b"PK\x03\x04")
+    return body[start : body.rindex(b"\r\n--XyZ-b0undary--")]
+
+
+def test_docx_upload_is_scanned_and_masked_in_its_text_runs(scanner: Scanner) -> None:
+    import zipfile
+
+    doc = _docx(
+        ["Quarterly plan", f"R&D key {AWS}", ["key split ", AWS[:8], AWS[8:], " here"],
+         "STRICTLY CONFIDENTIAL"]
+    )  # fmt: skip
     body = _multipart(
         [
             (
@@ -330,18 +357,35 @@ def test_docx_upload_is_scanned_but_not_redacted(scanner: Scanner) -> None:
                 "Content-Type: application/octet-stream",
                 doc,
             ),
-            ('Content-Disposition: form-data; name="note"', b"see attached"),
         ]
     )
     ctype = "multipart/form-data; boundary=XyZ-b0undary"
-    report = _inspect(scanner, body, ctype)
+    report, new, _ = _roundtrip(scanner, body, ctype)
     assert {(f.detector, f.location) for f in report.findings} == {
         ("aws-access-key-id", "multipart:plan.docx"),
         ("confidential-marker", "multipart:plan.docx"),
     }
-    assert "docx:multipart:plan.docx" in report.flags
-    with pytest.raises(RedactionError, match="Word document"):
-        redact_body(body, content_type=ctype, content_encoding=None, report=report)
+    masked = _docx_part(new)
+    text = docx_text(masked, 1 << 20)
+    assert text is not None and AWS not in text and AWS[8:] not in text
+    assert "R&D key [REDACTED:aws-access-key-id]" in text
+    assert "key split [REDACTED:aws-access-key-id] here" in text  # label once, in the first run
+    with zipfile.ZipFile(io.BytesIO(masked)) as z:
+        ElementTree.fromstring(z.read("word/document.xml"))  # noqa: S314 (our own output)
+        assert z.read("word/media/logo.png") == PNG_BYTES
+        assert z.namelist() == ["[Content_Types].xml", "word/document.xml", "word/media/logo.png"]
+    rescanned = _inspect(scanner, new, ctype)
+    assert "aws-access-key-id" not in {f.detector for f in rescanned.findings}
+
+
+def test_a_docx_too_large_to_rewrite_is_not_redacted(scanner: Scanner) -> None:
+    doc = _docx([f"key {AWS}"])
+    report = _inspect(scanner, doc, DOCX_TYPE)
+    with pytest.raises(RedactionError, match="too large to rewrite"):
+        redact_body(
+            doc, content_type=DOCX_TYPE, content_encoding=None, report=report,
+            limits=DlpLimits(max_decoded_bytes=2048),  # the text fits, the picture does not
+        )  # fmt: skip
 
 
 @pytest.mark.parametrize(
