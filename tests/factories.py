@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import zipfile
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -29,3 +31,28 @@ def detection_event(n: int = 0, **overrides: Any) -> DetectionEvent:
     }
     fields.update(overrides)
     return DetectionEvent(**fields)
+
+
+DOCX_PICTURE = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 16
+
+
+def word_document(paragraphs: list[str | list[str]]) -> bytes:
+    """A minimal Word document; a paragraph given as a list is split into that many runs."""
+
+    def runs(paragraph: str | list[str]) -> str:
+        texts = [paragraph] if isinstance(paragraph, str) else paragraph
+        return "".join(
+            f'<w:r><w:t xml:space="preserve">{t.replace("&", "&amp;")}</w:t></w:r>' for t in texts
+        )
+
+    body = "".join(f"<w:p>{runs(p)}</w:p>" for p in paragraphs)
+    xml = (
+        '<?xml version="1.0" encoding="UTF-8"?><w:document xmlns:w="http://schemas.openxml'
+        f'formats.org/wordprocessingml/2006/main"><w:body>{body}</w:body></w:document>'
+    )
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("word/document.xml", xml)
+        archive.writestr("word/media/logo.png", DOCX_PICTURE, compress_type=zipfile.ZIP_STORED)
+    return buffer.getvalue()

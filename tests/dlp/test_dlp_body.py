@@ -22,6 +22,7 @@ from proxy.dlp.body import (
     inspect_text,
     parse_multipart,
 )
+from tests.factories import DOCX_PICTURE, word_document
 
 AWS = "AKIAZ4QK7TRN2WJHX5MP"
 CARD = "4111 1111 1111 1111"
@@ -311,32 +312,6 @@ def test_inspect_never_raises(scanner: Scanner) -> None:
         assert isinstance(report, BodyReport)
 
 
-def _docx(paragraphs: list[str | list[str]]) -> bytes:
-    """A minimal Word document; a paragraph given as a list is split into that many runs."""
-    import zipfile
-
-    def runs(paragraph: str | list[str]) -> str:
-        texts = [paragraph] if isinstance(paragraph, str) else paragraph
-        return "".join(
-            f'<w:r><w:t xml:space="preserve">{t.replace("&", "&amp;")}</w:t></w:r>' for t in texts
-        )
-
-    body = "".join(f"<w:p>{runs(p)}</w:p>" for p in paragraphs)
-    xml = (
-        '<?xml version="1.0" encoding="UTF-8"?><w:document xmlns:w="http://schemas.openxml'
-        f'formats.org/wordprocessingml/2006/main"><w:body>{body}</w:body></w:document>'
-    )
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr("[Content_Types].xml", "<Types/>")
-        z.writestr("word/document.xml", xml)
-        z.writestr("word/media/logo.png", PNG_BYTES, compress_type=zipfile.ZIP_STORED)
-    return buf.getvalue()
-
-
-PNG_BYTES = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 16
-
-
 def _docx_part(body: bytes) -> bytes:
     """The Word document inside a one-file multipart body."""
     start = body.index(b"PK\x03\x04")
@@ -346,7 +321,7 @@ def _docx_part(body: bytes) -> bytes:
 def test_docx_upload_is_scanned_and_masked_in_its_text_runs(scanner: Scanner) -> None:
     import zipfile
 
-    doc = _docx(
+    doc = word_document(
         ["Quarterly plan", f"R&D key {AWS}", ["key split ", AWS[:8], AWS[8:], " here"],
          "STRICTLY CONFIDENTIAL"]
     )  # fmt: skip
@@ -372,14 +347,14 @@ def test_docx_upload_is_scanned_and_masked_in_its_text_runs(scanner: Scanner) ->
     assert "key split [REDACTED:aws-access-key-id] here" in text  # label once, in the first run
     with zipfile.ZipFile(io.BytesIO(masked)) as z:
         ElementTree.fromstring(z.read("word/document.xml"))  # noqa: S314 (our own output)
-        assert z.read("word/media/logo.png") == PNG_BYTES
+        assert z.read("word/media/logo.png") == DOCX_PICTURE
         assert z.namelist() == ["[Content_Types].xml", "word/document.xml", "word/media/logo.png"]
     rescanned = _inspect(scanner, new, ctype)
     assert "aws-access-key-id" not in {f.detector for f in rescanned.findings}
 
 
 def test_a_docx_too_large_to_rewrite_is_not_redacted(scanner: Scanner) -> None:
-    doc = _docx([f"key {AWS}"])
+    doc = word_document([f"key {AWS}"])
     report = _inspect(scanner, doc, DOCX_TYPE)
     with pytest.raises(RedactionError, match="too large to rewrite"):
         redact_body(
@@ -399,7 +374,7 @@ def test_a_docx_too_large_to_rewrite_is_not_redacted(scanner: Scanner) -> None:
 def test_a_document_is_found_by_extended_name_or_by_content(
     scanner: Scanner, disposition: str, location: str
 ) -> None:
-    doc = _docx([f"key {AWS}"])
+    doc = word_document([f"key {AWS}"])
     body = _multipart(
         [(f"Content-Disposition: form-data; name=f; {disposition}\r\n"
           "Content-Type: application/octet-stream", doc)]

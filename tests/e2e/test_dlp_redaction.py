@@ -4,13 +4,17 @@ in flight, recorded as findings, and neither raw value is stored, served or logg
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import openai
 import pytest
 
+from proxy.dlp.body import docx_text, parse_multipart
 from tests.e2e.conftest import RunningProxy, running_shadowlens
 from tests.e2e.upstream import Upstream
+from tests.factories import word_document
 
 pytestmark = pytest.mark.e2e
 
@@ -65,3 +69,27 @@ def test_secret_and_card_are_masked_in_flight_and_never_stored(
         assert raw not in api_text
         assert raw.encode() not in stored
         assert raw not in logs
+
+
+def test_a_word_document_upload_is_masked_inside_the_document(
+    redacting_proxy: RunningProxy, upstream: Upstream, tmp_path: Path
+) -> None:
+    document = tmp_path / "plan.docx"
+    document.write_bytes(word_document(["Launch plan", f"deploy key {AWS_KEY}"]))
+    result = subprocess.run(
+        ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-x", redacting_proxy.proxy_url,
+         "--cacert", str(redacting_proxy.ca_file), "-F", "purpose=assistants",
+         "-F", f"file=@{document};type=application/octet-stream",
+         "https://api.openai.com/v1/files"],
+        capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert result.stdout == "200"
+    forwarded = upstream.received.requests[-1]
+    assert forwarded["path"] == "/v1/files"
+    boundary = forwarded["body"].split(b"\r\n", 1)[0][2:]
+    parts, complete = parse_multipart(forwarded["body"], boundary)
+    assert complete and len(parts) == 2
+    sent = forwarded["body"][parts[1].body_start : parts[1].body_end]
+    text = docx_text(sent, 1 << 20)
+    assert text is not None and AWS_KEY not in text
+    assert "deploy key [REDACTED:aws-access-key-id]" in text
