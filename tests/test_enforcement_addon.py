@@ -155,15 +155,25 @@ def test_a_body_too_large_to_inspect_fails_closed(
 
 
 @pytest.mark.parametrize(
-    ("padding", "encoding", "on_loop"),
-    [(0, None, True), (5000, None, False), (0, "gzip", False)],
+    ("padding", "encoding", "content_type", "on_loop"),
+    [
+        (0, None, "application/json", True),
+        (5000, None, "application/json", False),  # over 4 KiB
+        (0, "gzip", "application/json", False),  # may inflate
+        (0, None, "application/octet-stream", False),  # could be an archive
+    ],
 )
 def test_small_plain_bodies_are_scanned_on_the_loop_the_rest_in_a_thread(
-    settings: Settings, inspection: Inspection, padding: int, encoding: str | None, on_loop: bool
+    settings: Settings,
+    inspection: Inspection,
+    padding: int,
+    encoding: str | None,
+    content_type: str,
+    on_loop: bool,
 ) -> None:
     text = json.dumps({"messages": [{"content": f"key {AWS} " + "x" * padding}]}).encode()
     flow = _ai_flow("api.openai.com", "openai-api", method="POST")
-    flow.request.headers["content-type"] = "application/json"
+    flow.request.headers["content-type"] = content_type
     if encoding:
         flow.request.headers["content-encoding"] = encoding
     flow.request.raw_content = gzip.compress(text) if encoding else text
