@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from proxy import metrics
-from proxy.policy.directory import RETRY_SECONDS, GroupDirectory, LdapServer, _group_name
+from proxy.policy.directory import (
+    RETRY_SECONDS,
+    GroupDirectory,
+    LdapServer,
+    _entries,
+    _group_name,
+)
 from proxy.settings import Settings
 from tests import ldapserver
 
@@ -80,3 +88,12 @@ def test_directory_down_keeps_the_last_answer_and_recovers(
 def test_a_group_without_cn_is_named_by_its_dn() -> None:
     assert _group_name({"dn": "ou=ops,ou=groups,dc=x", "attributes": {}}) == "ops"
     assert _group_name({"dn": "cn=x,dc=x", "attributes": {"cn": ["eng"]}}) == "eng"
+
+
+def test_referrals_in_a_search_response_are_not_entries() -> None:
+    response: list[dict[str, Any]] = [
+        {"type": "searchResRef", "uri": ["ldap://elsewhere.example/dc=x"]},
+        {"type": "searchResEntry", "dn": "cn=eng,ou=groups,dc=x", "attributes": {"cn": ["eng"]}},
+    ]
+    assert [e["dn"] for e in _entries(response)] == ["cn=eng,ou=groups,dc=x"]
+    assert _entries(None) == []

@@ -91,14 +91,14 @@ class GroupDirectory:
         conn = self._connection()
         server = self.server
         conn.search(server.user_base, f"({server.user_key}={escape_filter_chars(user)})")
-        if not conn.response:
+        users = _entries(conn.response)
+        if not users:
             return frozenset()
-        dn = conn.response[0]["dn"]
         query = server.group_filter.format(
-            dn=escape_filter_chars(dn), user=escape_filter_chars(user)
+            dn=escape_filter_chars(users[0]["dn"]), user=escape_filter_chars(user)
         )
         conn.search(server.group_base, query, attributes=["cn"])
-        return frozenset(_group_name(entry) for entry in conn.response if entry.get("dn"))
+        return frozenset(_group_name(entry) for entry in _entries(conn.response))
 
     def _connection(self) -> ldap3.Connection:
         if self._conn is None or self._conn.closed:
@@ -117,6 +117,11 @@ class GroupDirectory:
             if self._conn is not None:
                 self._conn.unbind()
                 self._conn = None
+
+
+def _entries(response: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """The entries a search found, without the referrals a directory may add."""
+    return [e for e in response or () if e.get("type") == "searchResEntry" and e.get("dn")]
 
 
 def _group_name(entry: dict[str, Any]) -> str:
