@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import func, literal_column
 from sqlalchemy.orm import Session
 
-from proxy.inventory.bulk import BulkInsert, Finish
+from proxy.inventory.bulk import BulkInsert, skipping
 from proxy.inventory.events import DetectionEvent
 from proxy.inventory.models import (
     FindingRollup,
@@ -75,11 +75,6 @@ def _greatest(dialect: str, a: Any, b: Any) -> Any:
     return (func.greatest if dialect == "postgresql" else func.max)(a, b)
 
 
-def _skipping(*key: str) -> Finish:
-    """ON CONFLICT on ``key``: keep the stored row."""
-    return lambda insert, _dialect: insert.on_conflict_do_nothing(index_elements=list(key))
-
-
 def _counters(model: type[Any], key: tuple[str, ...], counters: tuple[str, ...]) -> BulkInsert:
     """An upsert on ``key`` that adds each of ``counters`` to the stored value."""
 
@@ -125,7 +120,7 @@ _TRAFFIC = ("requests", "bytes_up", "bytes_down", "findings")
 SERVICE_USERS = BulkInsert(
     ServiceUser,
     ("service_id", "user", "first_seen"),
-    _skipping("service_id", "user"),
+    skipping("service_id", "user"),
     returning=("service_id",),
 )
 SERVICES = BulkInsert(
@@ -144,7 +139,7 @@ FINDING_HOURLY = _counters(
     FindingRollup, ("hour", "detector", "category", "severity"), ("findings",)
 )
 DATA_CLASSES = BulkInsert(
-    ServiceDataClass, ("service_id", "category", "first_seen"), _skipping("service_id", "category")
+    ServiceDataClass, ("service_id", "category", "first_seen"), skipping("service_id", "category")
 )
 
 

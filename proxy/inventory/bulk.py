@@ -36,6 +36,11 @@ def _bare(insert: Any, _dialect: str) -> Any:
     return insert
 
 
+def skipping(*key: str) -> Finish:
+    """ON CONFLICT on ``key``: keep the stored row (an idempotent insert)."""
+    return lambda insert, _dialect: insert.on_conflict_do_nothing(index_elements=list(key))
+
+
 @dataclass(frozen=True, slots=True)
 class _Compiled:
     sql: str
@@ -65,20 +70,19 @@ class BulkInsert:
             return []
         conn = session.connection()
         compiled = self._compile(conn.dialect)
-        rows = _storable(rows, compiled.texts)
+        columns = _storable(list(zip(*rows, strict=True)), compiled.texts)
         cursor = conn.connection.cursor()
         try:
             if conn.dialect.name == "postgresql":
-                return self._run_postgresql(cursor, compiled, rows)
-            return self._run_sqlite(cursor, compiled, rows)
+                return self._run_postgresql(cursor, compiled, columns)
+            return self._run_sqlite(cursor, compiled, list(zip(*columns, strict=True)))
         finally:
             cursor.close()
 
     def _run_postgresql(
-        self, cursor: Any, compiled: _Compiled, rows: Sequence[Sequence[Any]]
+        self, cursor: Any, compiled: _Compiled, columns: Sequence[Sequence[Any]]
     ) -> list[tuple[Any, ...]]:
-        arrays = {f"p{i}": list(column) for i, column in enumerate(zip(*rows, strict=True))}
-        cursor.execute(compiled.sql, arrays)
+        cursor.execute(compiled.sql, {f"p{i}": list(column) for i, column in enumerate(columns)})
         return list(cursor.fetchall()) if self.returning else []
 
     def _run_sqlite(
@@ -141,26 +145,21 @@ class BulkInsert:
 
 
 def _storable(
-    rows: Sequence[Sequence[Any]], texts: tuple[tuple[int, int | None], ...]
-) -> Sequence[Sequence[Any]]:
-    """``rows`` with text every database takes: no NUL, no lone surrogate, within the column.
+    columns: list[Sequence[Any]], texts: tuple[tuple[int, int | None], ...]
+) -> list[Sequence[Any]]:
+    """``columns`` with text every database takes: no NUL, no lone surrogate, within length.
 
     Text comes from clients (user names, paths, models, form fields). PostgreSQL refuses a
     NUL and a lone surrogate cannot be encoded: either would fail the whole batch, again on
-    every replay. Clean columns cost one pass in C each; only a suspect one is looked at row
-    by row.
+    every replay. A clean column costs one pass in C; only a suspect one is rewritten.
     """
-    columns = list(zip(*rows, strict=True)) if texts else []
-    suspect = tuple((i, n) for i, n in texts if _suspect_column(columns[i], n))
-    if not suspect:
-        return rows
-    return [
-        _clean_row(row, suspect) if any(_unfit(row[i], n) for i, n in suspect) else row
-        for row in rows
-    ]
+    for i, limit in texts:
+        if _suspect(columns[i], limit):
+            columns[i] = [_clean(v, limit) if type(v) is str else v for v in columns[i]]
+    return columns
 
 
-def _suspect_column(values: Sequence[str | None], limit: int | None) -> bool:
+def _suspect(values: Sequence[str | None], limit: int | None) -> bool:
     """Whether a value of a text column may need cleaning."""
     texts = list(filter(None, values))
     joined = "".join(texts)
@@ -169,21 +168,11 @@ def _suspect_column(values: Sequence[str | None], limit: int | None) -> bool:
     return limit is not None and bool(texts) and max(map(len, texts)) > limit
 
 
-def _unfit(value: Any, limit: int | None) -> bool:
-    if type(value) is not str:
-        return False
-    return "\x00" in value or not value.isascii() or (limit is not None and len(value) > limit)
-
-
-def _clean_row(row: Sequence[Any], texts: tuple[tuple[int, int | None], ...]) -> list[Any]:
-    values = list(row)
-    for i, limit in texts:
-        if type(text := values[i]) is str:
-            text = text.replace("\x00", "")
-            if not text.isascii():
-                text = text.encode("utf-8", "replace").decode("utf-8")  # lone surrogate: "?"
-            values[i] = text[:limit] if limit is not None else text
-    return values
+def _clean(text: str, limit: int | None) -> str:
+    text = text.replace("\x00", "")
+    if not text.isascii():
+        text = text.encode("utf-8", "replace").decode("utf-8")  # a lone surrogate becomes "?"
+    return text[:limit] if limit is not None else text
 
 
 def _sqlite_params(

@@ -12,7 +12,7 @@ from sqlalchemy import Select, and_, exists, literal, or_, select
 from sqlalchemy.orm import Session
 
 from proxy.inventory import aggregates
-from proxy.inventory.bulk import BulkInsert
+from proxy.inventory.bulk import BulkInsert, skipping
 from proxy.inventory.events import (
     DETECTION_COLUMNS,
     FINDING_COLUMNS,
@@ -37,9 +37,7 @@ def record_detections(session: Session, *, events: Sequence[DetectionEvent]) -> 
     return len(fresh)
 
 
-DETECTIONS = BulkInsert(
-    Detection, DETECTION_COLUMNS, lambda insert, _: insert.on_conflict_do_nothing(), ("id",)
-)
+DETECTIONS = BulkInsert(Detection, DETECTION_COLUMNS, skipping("id"), returning=("id",))
 FINDINGS = BulkInsert(FindingRow, FINDING_COLUMNS)
 JUSTIFICATIONS = BulkInsert(Justification, JUSTIFICATION_COLUMNS)
 
