@@ -27,6 +27,7 @@ from proxy.policy.responses import COACH_PATH
 from proxy.runtime import PolicyRef
 from proxy.settings import Settings
 from tests.conftest import RULES_DIR
+from tests.factories import word_document
 
 POLICY = Path(__file__).parent / "fixtures" / "policy"
 AWS = "AKIAZ7Q2XK4M7TR3WB6P"
@@ -160,7 +161,8 @@ def test_a_body_too_large_to_inspect_fails_closed(
         (0, None, "application/json", True),
         (5000, None, "application/json", False),  # over 4 KiB
         (0, "gzip", "application/json", False),  # may inflate
-        (0, None, "application/octet-stream", False),  # could be an archive
+        (0, None, "application/octet-stream", False),  # a Word document: it may inflate
+        (0, None, "application/octet-stream", True),  # JSON, whatever it was labelled
     ],
 )
 def test_small_plain_bodies_are_scanned_on_the_loop_the_rest_in_a_thread(
@@ -172,6 +174,8 @@ def test_small_plain_bodies_are_scanned_on_the_loop_the_rest_in_a_thread(
     on_loop: bool,
 ) -> None:
     text = json.dumps({"messages": [{"content": f"key {AWS} " + "x" * padding}]}).encode()
+    if content_type == "application/octet-stream" and not on_loop:
+        text = word_document([f"key {AWS}"])
     flow = _ai_flow("api.openai.com", "openai-api", method="POST")
     flow.request.headers["content-type"] = content_type
     if encoding:

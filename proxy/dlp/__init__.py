@@ -16,6 +16,7 @@ from proxy.dlp.body import (
     inspect_body,
     inspect_text,
     is_prompt_location,
+    quick_to_scan,
     redact_body,
 )
 from proxy.dlp.engine import HYPERSCAN_AVAILABLE, HyperscanScanner, Scanner
@@ -41,6 +42,7 @@ __all__ = [
     "inspect_text",
     "is_prompt_location",
     "load_scanner",
+    "quick_to_scan",
     "redact_body",
     "redact_text",
     "summarize",

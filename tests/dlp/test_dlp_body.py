@@ -13,7 +13,15 @@ import brotli
 import pytest
 import zstandard
 
-from proxy.dlp import BodyReport, DlpLimits, Finding, Scanner, inspect_body, redact_body
+from proxy.dlp import (
+    BodyReport,
+    DlpLimits,
+    Finding,
+    Scanner,
+    inspect_body,
+    quick_to_scan,
+    redact_body,
+)
 from proxy.dlp.body import (
     DOCX_TYPE,
     RedactionError,
@@ -458,3 +466,20 @@ def test_pdf_upload_text_is_scanned_and_blocks_redaction(scanner: Scanner) -> No
     assert "pdf:multipart:notes.pdf" in report.flags
     with pytest.raises(RedactionError, match="PDF"):
         redact_body(body, content_type=ctype, content_encoding=None, report=report)
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "encoding", "quick"),
+    [
+        (b'{"prompt": "hi"}', "application/json", None, True),
+        (b"a=1&b=2", "application/x-www-form-urlencoded", "identity", True),
+        (b"%PDF-1.7 ...", "text/plain", None, False),  # a PDF whatever its label
+        (b'{"prompt": "hi"}', "application/json", "gzip", False),
+        (b"x" * 5000, "text/plain", None, False),
+        (b"--b\r\n\r\nx\r\n--b--\r\n", "multipart/form-data; boundary=b", None, False),
+    ],
+)
+def test_quick_to_scan_means_small_plain_and_bounded(
+    body: bytes, content_type: str, encoding: str | None, quick: bool
+) -> None:
+    assert quick_to_scan(body, content_type=content_type, content_encoding=encoding) is quick
