@@ -1,4 +1,5 @@
-"""What the list routes share: a cursor that is not ours is a 422, exports stream."""
+"""What the list routes share: page parameters, a cursor that is not ours is a 422, exports
+stream."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"content": {media: {} for media in MEDIA.values()}}
 }
 FormatQuery = Annotated[str, Query(pattern="^(csv|ndjson)$", description="csv or ndjson.")]
+PageLimit = Annotated[int, Query(ge=1, le=1000)]
+PageCursor = Annotated[str | None, Query(description="`next_cursor` of the previous page.")]
 
 
 @contextmanager

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 
 from api.deps import SessionDep, require
+from api.exporting import PageCursor, PageLimit
 from api.schemas import AuditOut, AuditPage, ErrorBody
 from proxy.inventory import governance
 
@@ -21,8 +22,8 @@ router = APIRouter(prefix="/audit", tags=["audit"], dependencies=[Depends(requir
 def list_audit(
     session: SessionDep,
     target: Annotated[str | None, Query(description="A service or token id.")] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
+    limit: PageLimit = 100,
+    cursor: PageCursor = None,
 ) -> AuditPage:
     """Audit entries newest first."""
     if cursor is not None and not cursor.isdigit():

@@ -9,7 +9,14 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 
 from api.deps import SessionDep, aware, require
-from api.exporting import EXPORT_RESPONSES, FormatQuery, cursor_errors, export_response
+from api.exporting import (
+    EXPORT_RESPONSES,
+    FormatQuery,
+    PageCursor,
+    PageLimit,
+    cursor_errors,
+    export_response,
+)
 from api.schemas import DetectionOut, DetectionPage, ErrorBody
 from proxy.inventory import exports, store
 
@@ -61,8 +68,8 @@ FilterDep = Annotated[store.DetectionFilter, Depends(detection_filter)]
 def list_detections(
     session: SessionDep,
     filters: FilterDep,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
+    limit: PageLimit = 100,
+    cursor: PageCursor = None,
 ) -> DetectionPage:
     """Detections newest first, filtered and paginated by cursor."""
     with cursor_errors():

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 
 from api.deps import PrincipalDep, SessionDep, aware, require
+from api.exporting import PageLimit
 from api.schemas import ErrorBody, GovernancePatch, ServiceList, ServiceOut
 from proxy.inventory import governance
 
@@ -31,7 +32,7 @@ def list_services(
     seen_since: Annotated[
         datetime | None, Query(description="Last seen at or after (ISO 8601 with a zone).")
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 500,
+    limit: PageLimit = 500,
 ) -> ServiceList:
     """AI services seen in traffic with governance and risk, most recently seen first."""
     if status_ is not None and status_ not in governance.STATUSES:

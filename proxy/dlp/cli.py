@@ -11,10 +11,12 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from proxy.dlp import config
 from proxy.dlp.body import RedactionError, inspect_body, redact_body
+from proxy.dlp.engine import Scanner
+from proxy.dlp.model import BodyReport
 from proxy.errors import RulesError
 from proxy.settings import Settings
 
@@ -75,24 +77,36 @@ def _content_type(args: argparse.Namespace, data: bytes) -> str:
     return "application/json" if data.lstrip()[:1] in (b"{", b"[") else "text/plain"
 
 
-def scan_command(args: argparse.Namespace, settings: Settings) -> int:
-    """Handler of ``dlp scan``: 0 no findings, 1 findings, 2 error."""
-    out: IO[str] = sys.stdout
+def _load(args: argparse.Namespace, settings: Settings) -> tuple[Scanner, bytes] | None:
+    """The scanner and the input; None (and the reason on stderr) when either fails."""
     try:
-        scanner = config.scanner(settings)
-        data = _read(args.file)
+        return config.scanner(settings), _read(args.file)
     except (RulesError, OSError, ValueError) as exc:
         print(f"shadowlens dlp: {exc}", file=sys.stderr)
-        return 2
-    if args.jsonl:
-        return _scan_jsonl(data, scanner, out)
-    report = inspect_body(
+        return None
+
+
+def _inspect(
+    args: argparse.Namespace, settings: Settings, scanner: Scanner, data: bytes
+) -> BodyReport:
+    return inspect_body(
         data,
         content_type=_content_type(args, data),
         content_encoding=args.content_encoding,
         scanner=scanner,
         limits=config.limits(settings),
     )
+
+
+def scan_command(args: argparse.Namespace, settings: Settings) -> int:
+    """Handler of ``dlp scan``: 0 no findings, 1 findings, 2 error."""
+    out: IO[str] = sys.stdout
+    if (loaded := _load(args, settings)) is None:
+        return 2
+    scanner, data = loaded
+    if args.jsonl:
+        return _scan_jsonl(data, scanner, out)
+    report = _inspect(args, settings, scanner, data)
     for f in report.findings:
         print(
             f"{f.location or '-'}\t{f.start}-{f.end}\t{f.severity}\t{f.category}\t"
@@ -105,7 +119,7 @@ def scan_command(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if report.findings else 0
 
 
-def _scan_jsonl(data: bytes, scanner: Any, out: IO[str]) -> int:
+def _scan_jsonl(data: bytes, scanner: Scanner, out: IO[str]) -> int:
     errors = 0
     for number, line in enumerate(data.decode("utf-8", "replace").splitlines(), 1):
         if not line.strip():
@@ -135,23 +149,16 @@ def _scan_jsonl(data: bytes, scanner: Any, out: IO[str]) -> int:
 
 def redact_command(args: argparse.Namespace, settings: Settings) -> int:
     """Handler of ``dlp redact``: writes the masked input to stdout; 2 on error."""
-    try:
-        scanner = config.scanner(settings)
-        data = _read(args.file)
-    except (RulesError, OSError, ValueError) as exc:
-        print(f"shadowlens dlp: {exc}", file=sys.stderr)
+    if (loaded := _load(args, settings)) is None:
         return 2
-    ctype = _content_type(args, data)
-    report = inspect_body(
-        data,
-        content_type=ctype,
-        content_encoding=args.content_encoding,
-        scanner=scanner,
-        limits=config.limits(settings),
-    )
+    scanner, data = loaded
+    report = _inspect(args, settings, scanner, data)
     try:
         new, _ = redact_body(
-            data, content_type=ctype, content_encoding=args.content_encoding, report=report
+            data,
+            content_type=_content_type(args, data),
+            content_encoding=args.content_encoding,
+            report=report,
         )
     except RedactionError as exc:
         print(f"shadowlens dlp: {exc}", file=sys.stderr)
