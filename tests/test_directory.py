@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
+
+import pytest
+from pydantic import ValidationError
 
 from proxy import metrics
 from proxy.policy.directory import (
@@ -97,3 +101,8 @@ def test_referrals_in_a_search_response_are_not_entries() -> None:
     ]
     assert [e["dn"] for e in _entries(response)] == ["cn=eng,ou=groups,dc=x"]
     assert _entries(None) == []
+
+
+def test_a_group_filter_with_an_unknown_placeholder_is_refused() -> None:
+    with pytest.raises(ValidationError, match=re.escape("only {dn} and {user}")):
+        Settings(ldap_group_filter="(member={who})")
