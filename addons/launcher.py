@@ -42,6 +42,7 @@ def shadowlens_addons(core: Core) -> list[object]:
     inspection = Inspection(dlp_config.scanner(settings), dlp_config.limits(settings))
     policy = PolicyRef(settings)
     grants = core.coach_grants()
+    live: set[str] = set()  # flows in flight, for the graceful shutdown
     watchers: list[RulesWatcher[Any]] = [
         RulesWatcher(
             [rules / "services", rules / "shared_hosts.yaml", rules / "clients.yaml"],
@@ -63,7 +64,7 @@ def shadowlens_addons(core: Core) -> list[object]:
         ),
     ]
     observers = [
-        Recorder(writer),
+        Recorder(writer, live=live, grace=settings.shutdown_grace_seconds),
         RulesReloader(watchers, interval=settings.rules_reload_seconds),
         TlsDiscovery(
             catalog,
@@ -71,7 +72,7 @@ def shadowlens_addons(core: Core) -> list[object]:
             no_decrypt=settings.no_decrypt_set,
             learn_seconds=settings.passthrough_learn_seconds,
         ),
-        Discovery(catalog, writer, max_body=settings.dlp_max_body_bytes),
+        Discovery(catalog, writer, max_body=settings.dlp_max_body_bytes, live=live),
         inspection,
         *_ldap_groups(settings),
     ]
