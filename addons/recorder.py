@@ -9,6 +9,7 @@ from collections.abc import Set
 
 from mitmproxy import ctx
 
+from addons.lastanswer import LastAnswer
 from proxy import metrics
 from proxy.inventory.writer import InventoryWriter
 
@@ -36,6 +37,7 @@ class Recorder:
     async def stop(self) -> None:
         """Stop taking connections, let the flows in flight finish, then shut the proxy down."""
         ctx.options.update(server=False)
+        ctx.master.addons.add(LastAnswer())
         log.info("stopping: waiting up to %gs for %d flows in flight", self.grace, len(self.live))
         deadline = time.monotonic() + self.grace
         # Polled: an event set when the last flow ends would cost every flow a check.
