@@ -128,7 +128,7 @@ class Load:
         for thread in self.threads:
             thread.join(timeout=60)
 
-    def wait_for(self, answered: int, timeout: float = 60) -> None:
+    def wait_for(self, answered: int, timeout: float = 120) -> None:
         deadline = time.monotonic() + timeout
         while len(self.answered) < answered and time.monotonic() < deadline:
             time.sleep(0.01)
