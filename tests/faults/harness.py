@@ -14,7 +14,6 @@ import http.client
 import json
 import os
 import socket
-import sqlite3
 import threading
 import time
 import uuid
@@ -24,6 +23,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.pool import NullPool
 
 from tests.e2e.conftest import HERE as E2E_DIR
 from tests.net import closed_port
@@ -166,16 +169,24 @@ class Load:
             connection.close()
 
 
-def recorded_ids(database: Path) -> set[str]:
-    """The request ids (last path segments) of the detections in a SQLite inventory."""
-    if not database.exists():
+def recorded_ids(database: Path | str) -> set[str]:
+    """The request ids (last path segments) of the detections in an inventory: a SQLite
+    file, or a database URL."""
+    url = database if isinstance(database, str) else f"sqlite:///{database}"
+    if isinstance(database, Path) and not database.exists():
         return set()
-    with contextlib.closing(sqlite3.connect(database, timeout=30)) as db:
-        rows = db.execute("SELECT path FROM detections")
-        return {path.rpartition("/")[2] for (path,) in rows}
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            paths = connection.execute(text("SELECT path FROM detections")).scalars()
+            return {path.rpartition("/")[2] for path in paths}
+    except OperationalError:  # not migrated yet, or away
+        return set()
+    finally:
+        engine.dispose()
 
 
-def wait_recorded(database: Path, ids: set[str], timeout: float = 60) -> set[str]:
+def wait_recorded(database: Path | str, ids: set[str], timeout: float = 60) -> set[str]:
     """Poll the inventory until it holds every id in ``ids``; the ids it holds."""
     deadline = time.monotonic() + timeout
     while True:
