@@ -60,9 +60,7 @@ class PostgresCluster:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
 
     def start(self) -> None:
-        options = (
-            f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off"
-        )
+        options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off"
         self._as_server_user("pg_ctl", "-D", str(self.data), "-l", str(self.folder / "log"),
                              "-o", options, "-w", "-t", "60", "start")  # fmt: skip
 
