@@ -90,10 +90,15 @@ def routed(upstream_port: int) -> list[str]:
     return ["-s", str(E2E_DIR / "loopback_routes.py"), "--set", f"loopback_routes={routes}"]
 
 
+def proxy_address(proxy_url: str) -> tuple[str, int]:
+    """Host and port of ``http://host:port``."""
+    address = urlsplit(proxy_url)
+    return address.hostname or "127.0.0.1", address.port or 80
+
+
 def post(proxy_url: str, path: str, *, timeout: float = 30) -> int:
     """One chat POST through the proxy on a new connection; the status code."""
-    proxy = urlsplit(proxy_url)
-    connection = http.client.HTTPConnection(proxy.hostname, proxy.port, timeout=timeout)
+    connection = http.client.HTTPConnection(*proxy_address(proxy_url), timeout=timeout)
     try:
         connection.request("POST", f"http://{AI_HOST}{path}", body=PROMPT, headers=JSON_HEADERS)
         response = connection.getresponse()
@@ -110,7 +115,7 @@ class Load:
     def __init__(
         self, proxy_url: str, *, clients: int, prefix: str = "/v1/chat/completions"
     ) -> None:
-        self.proxy = urlsplit(proxy_url)
+        self.proxy = proxy_address(proxy_url)
         self.prefix = prefix
         self.answered: list[str] = []
         self.refused = 0
@@ -143,9 +148,7 @@ class Load:
             request_id = uuid.uuid4().hex
             try:
                 if connection is None:
-                    connection = http.client.HTTPConnection(
-                        self.proxy.hostname, self.proxy.port, timeout=30
-                    )
+                    connection = http.client.HTTPConnection(*self.proxy, timeout=30)
                 url = f"http://{AI_HOST}{self.prefix}/{request_id}"
                 connection.request("POST", url, body=PROMPT, headers=JSON_HEADERS)
                 response = connection.getresponse()

@@ -6,12 +6,18 @@ import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
 from tests.e2e.conftest import RunningProxy, start_shadowlens, stop_shadowlens
-from tests.faults.harness import AI_HOST, fault_upstream, post, routed, wait_recorded
+from tests.faults.harness import (
+    AI_HOST,
+    fault_upstream,
+    post,
+    proxy_address,
+    routed,
+    wait_recorded,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -43,12 +49,11 @@ def test_an_upstream_reset_mid_response_is_recorded(proxy: RunningProxy) -> None
 
 def test_a_client_gone_mid_upload_is_recorded(proxy: RunningProxy) -> None:
     request_id = uuid.uuid4().hex
-    address = urlsplit(proxy.proxy_url)
     head = (
         f"POST http://{AI_HOST}/v1/chat/completions/{request_id} HTTP/1.1\r\n"
         f"Host: {AI_HOST}\r\ncontent-type: application/json\r\ncontent-length: 200000\r\n\r\n"
     )
-    with socket.create_connection((address.hostname, address.port or 0)) as client:
+    with socket.create_connection(proxy_address(proxy.proxy_url)) as client:
         client.sendall(head.encode() + b'{"messages": [{"content": "' + b"x" * 50_000)
         client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\0\0\0\0\0\0\0")
     # closed with a zero linger: the proxy sees a reset half-way through the body
