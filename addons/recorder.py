@@ -36,8 +36,14 @@ class Recorder:
 
     async def stop(self) -> None:
         """Stop taking connections, let the flows in flight finish, then shut the proxy down."""
-        ctx.options.update(server=False)
-        ctx.master.addons.add(LastAnswer())
+        try:
+            ctx.options.update(server=False)
+            ctx.master.addons.add(LastAnswer())
+            await self._flows_finished()
+        finally:  # whatever happened above, the proxy stops
+            ctx.master.shutdown()
+
+    async def _flows_finished(self) -> None:
         log.info("stopping: waiting up to %gs for %d flows in flight", self.grace, len(self.live))
         deadline = time.monotonic() + self.grace
         # Polled: an event set when the last flow ends would cost every flow a check.
@@ -46,7 +52,6 @@ class Recorder:
         if self.live:
             metrics.SHUTDOWN_UNFINISHED.inc(len(self.live))
             log.warning("stopping with %d flows unfinished after the grace period", len(self.live))
-        ctx.master.shutdown()
 
     async def done(self) -> None:
         await self.writer.close(grace=self.grace)
