@@ -59,6 +59,7 @@ def test_database_down_then_back(tmp_path: Path, own_postgres: PostgresCluster) 
         assert wait_recorded(own_postgres.url, answered) == answered
 
 
+@pytest.mark.postgres
 def test_database_slow_while_a_lock_is_held(tmp_path: Path, postgres_url: str) -> None:
     with _proxy_under_load(tmp_path / "data", postgres_url) as (_, load):
         engine = create_engine(postgres_url)
