@@ -260,9 +260,10 @@ class InventoryWriter:
         moved = 0
         while journal.left_behind:
             path = journal.left_behind[0]
-            for events in left_behind_batches(path):
-                self._spool.append(events)
-                moved += len(events)
+            events = [e for batch in left_behind_batches(path) for e in batch]
+            for start in range(0, len(events), self._batch_size):  # one sync a batch, not a line
+                self._spool.append(events[start : start + self._batch_size])
+            moved += len(events)
             path.unlink()
             journal.left_behind.pop(0)
         return moved
