@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ from mitmproxy import certs, options
 from mitmproxy.tools import cmdline
 from mitmproxy.tools.dump import DumpMaster
 from mitmproxy.tools.main import process_options
+from sqlalchemy.exc import OperationalError
 
 from addons.announcer import Announcer
 from addons.backgroundtasks import BackgroundTasks
@@ -28,6 +30,8 @@ from proxy.reload import RulesWatcher
 from proxy.runtime import CatalogRef, Core, PolicyRef
 from proxy.settings import Settings
 
+log = logging.getLogger(__name__)
+
 # mitmproxy's own names, so `shadowlens ca` and the proxy agree on one CA.
 CA_BASENAME = "mitmproxy"
 KEY_SIZE = 2048
@@ -41,6 +45,7 @@ def shadowlens_addons(core: Core) -> list[object]:
     catalog = CatalogRef(core.catalog())
     inspection = Inspection(dlp_config.scanner(settings), dlp_config.limits(settings))
     policy = PolicyRef(settings)
+    policy.register = _register_at_start(core, policy)
     grants = core.coach_grants()
     watchers: list[RulesWatcher[Any]] = [
         RulesWatcher(
@@ -76,7 +81,7 @@ def shadowlens_addons(core: Core) -> list[object]:
         *_ldap_groups(settings),
     ]
     lifecycle = [  # hooks at start and stop only; HeapFreezer's ``running`` comes last
-        BackgroundTasks([core.retention(), core.grant_sync(grants)]),
+        BackgroundTasks([core.retention(), core.grant_sync(grants), core.register_sync(policy)]),
         Announcer(),
         HeapFreezer(),
     ]
@@ -85,6 +90,16 @@ def shadowlens_addons(core: Core) -> list[object]:
         # An entry of its own: it decides even when an addon above failed on this flow.
         Enforcement(policy, writer, grants),
     ]
+
+
+def _register_at_start(core: Core, policy: PolicyRef) -> dict[str, str]:
+    """The register's statuses before the first flow; the policy file's alone while the
+    database is away (the sync task reads the register as soon as it answers)."""
+    try:
+        return core.read_register(policy)
+    except OperationalError as exc:
+        log.error("register unreadable at start; policy-file statuses apply: %s", exc.orig)
+        return {}
 
 
 def _ldap_groups(settings: Settings) -> list[LdapGroups]:

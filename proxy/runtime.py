@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from proxy import metrics
 from proxy.catalog import HostIndex, load_catalog
 from proxy.errors import RulesError
-from proxy.inventory import store
+from proxy.inventory import governance, store
 from proxy.inventory.db import make_engine, session_factory
 from proxy.inventory.events import DetectionEvent
 from proxy.inventory.migrate import upgrade
@@ -64,6 +64,8 @@ class PolicyRef:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.current, self.resolver, self.tenant_hosts = self.load()
+        # Service statuses decided in the inventory's register; they outrank the policy file.
+        self.register: dict[str, str] = {}
 
     def load(self) -> tuple[Policy, IdentityResolver, dict[str, list[TenantRestriction]]]:
         """Read the policy and identity files; RulesError when either is bad."""
@@ -213,6 +215,37 @@ class Core:
         interval = self.settings.coach_sync_seconds
         return PeriodicTask(
             "grant-sync", read, interval=interval, then=grants.merge, enabled=interval > 0
+        )
+
+    def read_register(self, policy: PolicyRef) -> dict[str, str]:
+        """Seed the register from the policy file's statuses, then read what it decided."""
+        try:
+            self.ensure_schema()
+            return self._read_register(policy)
+        except OperationalError:
+            metrics.REGISTER_ERRORS.inc()
+            raise
+
+    def _read_register(self, policy: PolicyRef) -> dict[str, str]:
+        try:
+            with self.sessions.begin() as session:
+                governance.seed_statuses(
+                    session, statuses=policy.current.service_status, actor="policy-file"
+                )
+        except sqlalchemy.exc.IntegrityError:
+            pass  # another node seeded the same service first; its record stands
+        with self.sessions() as session:
+            return governance.decided_statuses(session)
+
+    def register_sync(self, policy: PolicyRef) -> PeriodicTask[dict[str, str]]:
+        """Keeps ``policy.register`` as the inventory has it, every rules-reload interval."""
+        interval = self.settings.rules_reload_seconds
+        return PeriodicTask(
+            "register-sync",
+            functools.partial(self.read_register, policy),
+            interval=interval,
+            then=functools.partial(setattr, policy, "register"),
+            enabled=interval > 0,
         )
 
     def close(self) -> None:

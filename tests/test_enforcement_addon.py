@@ -15,7 +15,7 @@ from mitmproxy.test import taddons, tflow, tutils
 from wsproto.frame_protocol import Opcode
 
 from addons.enforcement import Enforcement
-from addons.flowmeta import MATCH, REPORT
+from addons.flowstate import state_of
 from addons.inspection import Inspection
 from proxy.catalog import Match, load_catalog
 from proxy.dlp import Finding
@@ -77,7 +77,7 @@ def _ai_flow(host: str, service: str, *, path: str = "/", method: str = "GET") -
     flow = tflow.tflow(req=request)
     flow.response = None
     flow.client_conn.peername = ("10.1.0.5", 40000)  # alice, engineering
-    flow.metadata[MATCH] = Match(CATALOG.services[service], "host", host)
+    state_of(flow).match = Match(CATALOG.services[service], "host", host)
     return flow
 
 
@@ -86,7 +86,7 @@ def test_websocket_messages_are_scanned_and_redacted(
 ) -> None:
     flow = tflow.twebsocketflow()
     flow.client_conn.peername = ("10.1.0.5", 40000)
-    flow.metadata[MATCH] = Match(CATALOG.services["chatgpt"], "host", "chatgpt.com")
+    state_of(flow).match = Match(CATALOG.services["chatgpt"], "host", "chatgpt.com")
     assert flow.websocket is not None
     flow.websocket.messages.append(
         websocket.WebSocketMessage(Opcode.TEXT, True, f"deploy with {AWS} now".encode())
@@ -196,6 +196,7 @@ def test_small_plain_bodies_are_scanned_on_the_loop_the_rest_in_a_thread(
             del inspection.scanner.scan
 
     _run(settings, inspection, scenario)
-    report = flow.metadata[REPORT]
+    report = state_of(flow).report
+    assert report is not None
     assert [f.detector for f in report.findings] == ["aws-access-key-id"]
     assert {t is threading.main_thread() for t in threads} == {on_loop}
