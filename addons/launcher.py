@@ -72,6 +72,7 @@ def shadowlens_addons(core: Core) -> list[object]:
         RulesReloader(watchers, interval=settings.rules_reload_seconds),
         TlsDiscovery(
             catalog,
+            policy,
             writer,
             no_decrypt=settings.no_decrypt_set,
             learn_seconds=settings.passthrough_learn_seconds,

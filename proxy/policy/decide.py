@@ -16,6 +16,7 @@ INSPECTION_FAILURES = (
     "bomb",  # inflates past SHADOWLENS_DLP_MAX_DECODED_BYTES
     "too_deep",  # nested deeper than the decoder follows
     "scan_error",  # the scan itself failed
+    "not_decrypted",  # a TLS connection passed through: nothing of it can be seen
 )
 
 
