@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from mitmproxy import certs, options
+from mitmproxy.proxy.mode_specs import ProxyMode
 from mitmproxy.tools import cmdline
 from mitmproxy.tools.dump import DumpMaster
 from mitmproxy.tools.main import process_options
@@ -16,6 +17,7 @@ from sqlalchemy.exc import OperationalError
 from addons.announcer import Announcer
 from addons.backgroundtasks import BackgroundTasks
 from addons.bundle import Bundle
+from addons.clientallowlist import ClientAllowList
 from addons.discovery import Discovery
 from addons.enforcement import Enforcement
 from addons.heapfreezer import HeapFreezer
@@ -26,6 +28,7 @@ from addons.rulesreloader import RulesReloader
 from addons.tlsdiscovery import TlsDiscovery
 from proxy.catalog import load_catalog
 from proxy.dlp import config as dlp_config
+from proxy.exposure import refuse_open_relay
 from proxy.reload import RulesWatcher
 from proxy.runtime import CatalogRef, Core, PolicyRef
 from proxy.settings import Settings
@@ -68,6 +71,7 @@ def shadowlens_addons(core: Core) -> list[object]:
         ),
     ]
     observers = [
+        ClientAllowList(settings.allowed_client_networks),
         Recorder(writer),
         RulesReloader(watchers, interval=settings.rules_reload_seconds),
         TlsDiscovery(
@@ -136,6 +140,11 @@ def build_master(core: Core, mitm_args: Sequence[str]) -> DumpMaster:
     args = parser.parse_args(list(mitm_args))
     opts.set(*args.setoptions, defer=True)
     process_options(parser, opts, args)
+    refuse_open_relay(
+        [ProxyMode.parse(spec).listen_host(opts.listen_host) for spec in opts.mode],
+        proxyauth=bool(opts.proxyauth),
+        allowed_clients=settings.allowed_client_networks,
+    )
     return master
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ssl
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
@@ -46,7 +46,9 @@ def _contexts(address: str, sni: str) -> tuple[tls.ClientHelloData, tls.TlsData]
     return tls.ClientHelloData(context, _client_hello(sni)), tls.TlsData(client, context)
 
 
-def _addon(tmp_path: Path, policy: dict[str, object] | None, **kwargs: object) -> TlsDiscovery:
+def _addon(
+    tmp_path: Path, policy: Mapping[str, object] | None, max_learned: int = 100
+) -> TlsDiscovery:
     settings = Settings(data_dir=tmp_path, identity_file=SCENARIO / "identities.yaml")
     if policy is None:
         settings.policy_file = SCENARIO / "scenario.yaml"
@@ -59,7 +61,12 @@ def _addon(tmp_path: Path, policy: dict[str, object] | None, **kwargs: object) -
 
     writer = InventoryWriter(keep, queue_size=10_000, batch_size=10, flush_seconds=0.01)
     return TlsDiscovery(
-        CATALOG, PolicyRef(settings), writer, no_decrypt=frozenset(), learn_seconds=60, **kwargs
+        CATALOG,
+        PolicyRef(settings),
+        writer,
+        no_decrypt=frozenset(),
+        learn_seconds=60,
+        max_learned=max_learned,
     )
 
 
@@ -74,7 +81,7 @@ def _fails(addon: TlsDiscovery, address: str, sni: str, times: int = 1) -> None:
         addon.tls_failed_client(_contexts(address, sni)[1])
 
 
-MONITOR_ONLY = {"default_action": "monitor", "rules": []}
+MONITOR_ONLY: Mapping[str, object] = {"default_action": "monitor", "rules": []}
 
 
 def test_a_failed_handshake_is_learned_for_that_client_only(tmp_path: Path) -> None:
