@@ -172,8 +172,8 @@ def _redacted_body(
         raise RedactionError("the body was too large to hold, so it could not be masked")
     if not request.body:
         return None, {}
-    if report is None:
-        raise RedactionError("the body could not be inspected, so it could not be masked")
+    if report is None or not report.complete:
+        raise RedactionError("the body was not scanned in full, so it could not be masked")
     report = dataclasses.replace(report, findings=kept_findings(report.findings, decision))
     body, headers = redact_body(
         request.body,
