@@ -200,3 +200,42 @@ def test_small_plain_bodies_are_scanned_on_the_loop_the_rest_in_a_thread(
     assert report is not None
     assert [f.detector for f in report.findings] == ["aws-access-key-id"]
     assert {t is threading.main_thread() for t in threads} == {on_loop}
+
+
+def test_secrets_in_the_query_string_are_scanned_and_masked(
+    settings: Settings, inspection: Inspection
+) -> None:
+    flow = _ai_flow("api.openai.com", "openai-api", path=f"/v1/models?key={AWS}&q=hi")
+
+    async def scenario(inspection: Inspection, enforcement: Enforcement) -> None:
+        enforcement.requestheaders(flow)
+        await inspection.request(flow)
+        enforcement.request(flow)
+
+    _run(settings, inspection, scenario)
+    assert AWS not in flow.request.url
+    assert flow.request.query["q"] == "hi"
+    assert flow.request.query["key"].startswith("[REDACTED:aws-access-key-id")
+    decision = state_of(flow).decision
+    assert decision is not None and (decision.action, decision.rule_id) == (
+        "redact",
+        "redact-secrets",
+    )
+
+
+def test_a_streamed_upload_answered_on_its_headers_is_not_streamed(
+    settings: Settings, inspection: Inspection
+) -> None:
+    flow = _ai_flow("chat.deepseek.com", "deepseek", method="POST")
+    flow.request.stream = True
+    flow.request.headers["expect"] = "100-continue"
+
+    async def scenario(inspection: Inspection, enforcement: Enforcement) -> None:
+        enforcement.requestheaders(flow)
+
+    _run(settings, inspection, scenario)
+    # mitmproxy refuses a response on a streamed request; nor may the client be invited
+    # to send a body that will be dropped.
+    assert flow.response is not None and flow.response.status_code == 403
+    assert flow.request.stream is False and "expect" not in flow.request.headers
+    assert flow.response.headers["connection"] == "close"

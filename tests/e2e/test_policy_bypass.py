@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
+import socket
 import ssl
 import subprocess
 import sys
@@ -21,6 +23,7 @@ from tests.e2e.conftest import (
     running_shadowlens,
 )
 from tests.e2e.upstream import Upstream
+from tests.factories import word_document
 
 pytestmark = pytest.mark.e2e
 
@@ -33,6 +36,7 @@ POLICY = {
     "rules": [
         {"id": "coach-pii", "when": {"data": ["pii"]}, "action": "coach"},
         {"id": "block-unsanctioned", "when": {"status": ["unsanctioned"]}, "action": "block"},
+        {"id": "redact-secrets", "when": {"data": ["secret"]}, "action": "redact"},
     ],
 }
 
@@ -50,7 +54,7 @@ def proxy(tmp_path_factory: pytest.TempPathFactory, upstream: Upstream) -> Itera
         yield running
 
 
-def _client(proxy: RunningProxy, upstream: Upstream) -> httpx.Client:
+def _client(proxy: RunningProxy, upstream: Upstream | None) -> httpx.Client:
     return httpx.Client(
         proxy=proxy.proxy_url,
         verify=ssl.create_default_context(cafile=str(proxy.ca_file)),
@@ -124,9 +128,54 @@ def test_curl_with_expect_100_continue_gets_its_403(proxy: RunningProxy, tmp_pat
     assert time.monotonic() - started < 30
 
 
+ERROR_PATHS = {
+    "decompression bomb": ({"content-encoding": "gzip"}, gzip.compress(_prompt(64) + b" " * 10**7)),
+    "malformed JSON": ({}, b'{"messages": [{"content": "key ' + AWS.encode() + b" card"),
+    "Word document": (
+        {"content-type": "application/octet-stream"},
+        word_document([f"deploy key {AWS} card {CARD}"] * 3),
+    ),
+    "multipart without its boundary": (
+        {"content-type": "multipart/form-data"},
+        b"--x\r\nContent-Disposition: form-data; name=f\r\n\r\n" + _prompt(64) + b"\r\n--x--",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ERROR_PATHS))
+def test_error_paths_answer_or_forward_cleanly(
+    proxy: RunningProxy, upstream: Upstream, case: str
+) -> None:
+    headers, body = ERROR_PATHS[case]
+    with _client(proxy, upstream) as client:
+        reply = client.post(
+            "https://api.openai.com/v1/chat/completions",
+            content=body,
+            headers={"content-type": "application/json", **headers},
+        )
+    assert reply.status_code in (200, 403)
+    if reply.status_code == 200:  # forwarded: then masked
+        assert AWS.encode() not in upstream.received.requests[-1]["body"]
+
+
+def test_an_unreachable_upstream_and_a_client_that_hangs_up(proxy: RunningProxy) -> None:
+    with _client(proxy, None) as client:
+        secret_only = json.dumps({"messages": [{"role": "user", "content": f"key {AWS}"}]})
+        reply = client.post("https://api.groq.com/openai/v1/chat/completions", content=secret_only)
+    assert reply.status_code == 502
+    host, port = proxy.proxy_url.removeprefix("http://").rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=5) as raw:
+        raw.sendall(
+            b"POST http://api.openai.com/v1/chat/completions HTTP/1.1\r\n"
+            b"Host: api.openai.com\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 100000\r\n\r\n" + _prompt(64)
+        )
+    proxy.wait_for_detections(1, service="groq")
+
+
 def test_no_traceback_and_no_secret_reaches_the_log(proxy: RunningProxy) -> None:
     # Runs after the error paths above (module order): none of them may leave a trace.
-    time.sleep(0.5)
+    time.sleep(1)
     log = "".join(proxy.output)
     for leak in (AWS, CARD, "lorem ipsum", "Traceback", "has crashed", "NotImplementedError"):
         assert leak not in log, leak
