@@ -12,6 +12,7 @@ from addons.flowstate import KEY, FlowState, state_of
 from proxy import metrics
 from proxy.catalog.index import suffixes
 from proxy.dlp import redact_text
+from proxy.dlp.pseudonym import Pseudonyms, SseRestorer
 from proxy.inventory.writer import InventoryWriter
 from proxy.policy import Decision, Identity
 from proxy.policy.coaching import CoachGrants, holder
@@ -21,6 +22,9 @@ from proxy.runtime import PolicyRef
 
 log = logging.getLogger(__name__)
 
+# Responses whose text surrogates are restored in; anything else is passed on untouched.
+RESTORABLE_TYPES = ("application/json", "text/", "application/x-ndjson")
+
 
 class Enforcement:
     """Asks the core for each AI flow's verdict and applies it to the flow.
@@ -29,10 +33,17 @@ class Enforcement:
     hold is decided on its headers, as not inspectable, before any of it is forwarded.
     """
 
-    def __init__(self, policy: PolicyRef, writer: InventoryWriter, grants: CoachGrants) -> None:
+    def __init__(
+        self,
+        policy: PolicyRef,
+        writer: InventoryWriter,
+        grants: CoachGrants,
+        pseudonyms: Pseudonyms,
+    ) -> None:
         self.policy = policy
         self.writer = writer
         self.grants = grants
+        self.pseudonyms = pseudonyms
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
         self._restrict_tenant(flow)
@@ -53,6 +64,28 @@ class Enforcement:
         elif state.decision is None and flow.response is None:
             self._enforce(flow, state)
 
+    def responseheaders(self, flow: http.HTTPFlow) -> None:
+        """Surrogates this user was given come back as the values they stand for."""
+        state: FlowState | None = flow.metadata.get(KEY)
+        if state is None or state.match is None or state.identity is None:
+            return
+        restorer = self.pseudonyms.restorer(_who(state.identity))
+        response = flow.response
+        if restorer is None or response is None:
+            return
+        if response.headers.get("content-type", "").startswith("text/event-stream"):
+            response.stream = SseRestorer(restorer)
+        elif not response.stream:
+            state.restorer = restorer
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        state: FlowState | None = flow.metadata.get(KEY)
+        if state is None or state.restorer is None or flow.response is None:
+            return
+        response = flow.response
+        if response.headers.get("content-type", "").startswith(RESTORABLE_TYPES):
+            response.text = state.restorer.restore(response.get_text(strict=False) or "")
+
     def websocket_message(self, flow: http.HTTPFlow) -> None:
         assert flow.websocket is not None
         state: FlowState | None = flow.metadata.get(KEY)
@@ -64,6 +97,10 @@ class Enforcement:
             message.text = redact_text(
                 message.text, kept_findings(state.report.redactable, verdict.decision)
             )
+        elif verdict.decision.enforced and verdict.decision.action == "pseudonymise":
+            label = self.pseudonyms.labeller(_who(self._identity(flow, state)))
+            kept = kept_findings(state.report.redactable, verdict.decision)
+            message.text = redact_text(message.text, kept, label)
         elif verdict.answer is not None:
             message.drop()
         state.decision = verdict.decision
@@ -89,6 +126,7 @@ class Enforcement:
             match=state.match,
             inspected=Inspected(state.report, state.query_reports),
             grants=self.grants,
+            pseudonyms=self.pseudonyms,
             register=self.policy.register,
         )
 

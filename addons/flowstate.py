@@ -8,6 +8,7 @@ from mitmproxy import http
 
 from proxy.catalog import Match
 from proxy.dlp import BodyReport
+from proxy.dlp.pseudonym import Restorer
 from proxy.policy import Decision, Identity
 
 KEY = "shadowlens"
@@ -26,6 +27,7 @@ class FlowState:
     decision: Decision | None = None
     tenant_restricted: bool = False  # tenant-restriction headers were inserted
     coach_submit: bool = False  # a coaching page's form, answered by us
+    restorer: Restorer | None = None  # puts this user's surrogates back in the response
     recorded: bool = False
 
 

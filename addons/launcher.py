@@ -93,7 +93,7 @@ def shadowlens_addons(core: Core) -> list[object]:
     return [
         Bundle("shadowlens", [*observers, *lifecycle]),
         # An entry of its own: it decides even when an addon above failed on this flow.
-        Enforcement(policy, writer, grants),
+        Enforcement(policy, writer, grants, core.pseudonyms()),
     ]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
+import secrets
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from proxy import metrics
 from proxy.catalog import HostIndex, load_catalog
+from proxy.dlp.pseudonym import Pseudonyms
 from proxy.errors import RulesError
 from proxy.inventory import governance, store
 from proxy.inventory.db import make_engine, session_factory
@@ -204,6 +206,10 @@ class Core:
             self.settings.coach_token_key, self.settings.data_dir / COACH_KEY_FILE
         )
         return CoachGrants(key)
+
+    def pseudonyms(self) -> Pseudonyms:
+        """Surrogate pairs for pseudonymised uploads: this process's memory only, never stored."""
+        return Pseudonyms(secrets.token_bytes(32), ttl=self.settings.pseudonym_ttl_seconds)
 
     def grant_sync(self, grants: CoachGrants) -> PeriodicTask[list[tuple[str, str, datetime]]]:
         """Reads the coaching grants other proxies wrote to the inventory into ``grants``."""

@@ -100,6 +100,12 @@ class Settings(BaseSettings):
         default="",
         description="Comma-separated CIDRs whose user header and X-Forwarded-For are believed.",
     )
+    pseudonym_ttl_seconds: float = Field(
+        default=3600,
+        gt=0,
+        description="How long a pseudonymised value's surrogate is kept (in memory only) "
+        "after its last use, to be restored in the AI's answers.",
+    )
     proxy_allowed_clients: str = Field(
         default="",
         description="Comma-separated CIDRs of the clients the proxy serves; others are "

@@ -10,6 +10,7 @@ import pytest
 
 from proxy.catalog import Match, load_catalog
 from proxy.dlp import BodyReport, DlpLimits, Finding, inspect_body, load_scanner
+from proxy.dlp.pseudonym import Pseudonyms
 from proxy.policy.coaching import CoachGrants, holder
 from proxy.policy.decide import INSPECTION_FAILURES
 from proxy.policy.enforce import Inspected, RequestView, Verdict, enforce, upload_of
@@ -95,6 +96,7 @@ def _verdict(
         match=DEEPSEEK,
         inspected=inspected,
         grants=grants,
+        pseudonyms=Pseudonyms(b"k", ttl=60),
         register=UNSANCTIONED,
     )
 

@@ -20,6 +20,7 @@ from addons.inspection import Inspection
 from proxy.catalog import Match, load_catalog
 from proxy.dlp import Finding
 from proxy.dlp import config as dlp_config
+from proxy.dlp.pseudonym import Pseudonyms
 from proxy.inventory.events import DetectionEvent
 from proxy.inventory.writer import InventoryWriter
 from proxy.policy.coaching import CoachGrants
@@ -61,7 +62,9 @@ def _run(settings: Settings, inspection: Inspection, scenario: Scenario) -> list
     async def main() -> None:
         writer = InventoryWriter(keep, queue_size=10, batch_size=10, flush_seconds=0.01)
         writer.start()
-        enforcement = Enforcement(PolicyRef(settings), writer, CoachGrants(b"test-key"))
+        enforcement = Enforcement(
+            PolicyRef(settings), writer, CoachGrants(b"test-key"), Pseudonyms(b"k", ttl=60)
+        )
         with taddons.context(inspection, enforcement):
             await scenario(inspection, enforcement)
         await writer.close()

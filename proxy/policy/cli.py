@@ -15,6 +15,7 @@ from proxy.catalog.classify import classify_request
 from proxy.catalog.model import Service
 from proxy.dlp import config as dlp_config
 from proxy.dlp import inspect_body
+from proxy.dlp.pseudonym import Pseudonyms
 from proxy.inspection import scan_query
 from proxy.inventory import store
 from proxy.policy.coaching import CoachGrants
@@ -90,6 +91,7 @@ def test_command(args: argparse.Namespace, settings: Settings) -> int:
         match=match,
         inspected=_inspected(settings, request),
         grants=grants,
+        pseudonyms=Pseudonyms(b"policy-test", ttl=1),
         register=ref.register,
     )
     result = _result(match.service, identity, verdict, ref)

@@ -15,6 +15,8 @@ from proxy import metrics
 from proxy.catalog import Match
 from proxy.dlp import BodyReport, Finding, redact_body, redact_text
 from proxy.dlp.body import RedactionError
+from proxy.dlp.pseudonym import Pseudonyms
+from proxy.dlp.redact import Replacement, mask_label
 from proxy.policy.coaching import CoachGrants, holder
 from proxy.policy.decide import Upload, decide
 from proxy.policy.model import Decision, Identity, Policy
@@ -96,6 +98,7 @@ def enforce(
     match: Match,
     inspected: Inspected,
     grants: CoachGrants,
+    pseudonyms: Pseudonyms,
     register: Mapping[str, str] | None = None,
 ) -> Verdict:
     """The decision for this request and the answer or rewrite that carries it out."""
@@ -116,7 +119,10 @@ def enforce(
     if not decision.enforced or decision.action in ("allow", "monitor"):
         return verdict
     if decision.action == "redact":
-        return _redacted(policy, request, match, inspected, verdict)
+        return _redacted(policy, request, match, inspected, verdict, mask_label)
+    if decision.action == "pseudonymise":
+        label = pseudonyms.labeller(who)
+        return _redacted(policy, request, match, inspected, verdict, label)
     if decision.action == "coach" and client_kind(request.path, request.headers) == "browser":
         token = grants.token(who, match.service.id)
         return dataclasses.replace(verdict, answer=_coach(policy, request, match, decision, token))
@@ -149,13 +155,18 @@ def _coach(
 
 
 def _redacted(
-    policy: Policy, request: RequestView, match: Match, inspected: Inspected, verdict: Verdict
+    policy: Policy,
+    request: RequestView,
+    match: Match,
+    inspected: Inspected,
+    verdict: Verdict,
+    label: Replacement,
 ) -> Verdict:
-    """Mask what the rule names; what cannot be masked is blocked, never sent."""
+    """Mask (or pseudonymise) what the rule names; what cannot be is blocked, never sent."""
     decision = verdict.decision
     try:
-        body, headers = _redacted_body(request, inspected.body, decision)
-        query = _redacted_query(request, inspected.query, decision)
+        body, headers = _redacted_body(request, inspected.body, decision, label)
+        query = _redacted_query(request, inspected.query, decision, label)
     except RedactionError as exc:
         metrics.DLP_FAILURES.labels(reason="unredactable").inc()
         blocked = dataclasses.replace(decision, action="block", reason=f"unredactable: {exc}")
@@ -166,7 +177,7 @@ def _redacted(
 
 
 def _redacted_body(
-    request: RequestView, report: BodyReport | None, decision: Decision
+    request: RequestView, report: BodyReport | None, decision: Decision, label: Replacement
 ) -> tuple[bytes | None, dict[str, str]]:
     if request.body is None:
         raise RedactionError("the body was too large to hold, so it could not be masked")
@@ -180,12 +191,13 @@ def _redacted_body(
         content_type=request.headers.get("content-type"),
         content_encoding=request.headers.get("content-encoding"),
         report=report,
+        label=label,
     )
     return (body if body is not request.body else None), headers
 
 
 def _redacted_query(
-    request: RequestView, reports: Mapping[int, BodyReport], decision: Decision
+    request: RequestView, reports: Mapping[int, BodyReport], decision: Decision, label: Replacement
 ) -> tuple[tuple[str, str], ...] | None:
     if not any(kept_findings(r.findings, decision) for r in reports.values()):
         return None
@@ -194,7 +206,8 @@ def _redacted_query(
         if not report.complete:
             raise RedactionError("a query value could not be scanned in full")
         name, value = fields[index]
-        fields[index] = (name, redact_text(value, kept_findings(report.redactable, decision)))
+        kept = kept_findings(report.redactable, decision)
+        fields[index] = (name, redact_text(value, kept, label))
     return tuple(fields)
 
 
