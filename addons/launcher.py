@@ -80,6 +80,7 @@ def shadowlens_addons(core: Core) -> list[object]:
             writer,
             no_decrypt=settings.no_decrypt_set,
             learn_seconds=settings.passthrough_learn_seconds,
+            decrypt=settings.decrypt,
         ),
         Discovery(catalog, writer, max_body=settings.dlp_max_body_bytes),
         inspection,

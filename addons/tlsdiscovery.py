@@ -33,6 +33,7 @@ class TlsDiscovery:
         *,
         no_decrypt: frozenset[str],
         learn_seconds: float,
+        decrypt: str = "all",
         max_learned: int = 10_000,
     ) -> None:
         self.catalog = catalog
@@ -40,6 +41,7 @@ class TlsDiscovery:
         self.writer = writer
         self.no_decrypt = no_decrypt
         self.learn_seconds = learn_seconds
+        self.decrypt = decrypt
         self.max_learned = max_learned
         # (client address, host) → monotonic time its passthrough ends; oldest first
         self.learned: OrderedDict[tuple[str, str], float] = OrderedDict()
@@ -58,6 +60,8 @@ class TlsDiscovery:
     def _passthrough_reason(self, address: str, sni: str) -> str | None:
         if any(s in self.no_decrypt for s in suffixes(sni)):
             return "no_decrypt"
+        if self.decrypt == "ai" and not self._worth_decrypting(sni):
+            return "selective"
         until = self.learned.get((address, sni))
         if until is None:
             return None
@@ -75,6 +79,12 @@ class TlsDiscovery:
         if self.learn_seconds > 0 and self._merely_monitored(_address(client), sni):
             self._learn(_address(client), sni)
         self._record(client, sni, error=PINNED_ERROR)
+
+    def _worth_decrypting(self, sni: str) -> bool:
+        """Catalog AI hosts, SaaS hosts with AI signatures, and hosts the policy names."""
+        if self.catalog.current.worth_decrypting(sni):
+            return True
+        return any(s in self.policy.tenant_hosts for s in suffixes(sni))
 
     def _merely_monitored(self, address: str, sni: str) -> bool:
         """Whether the policy would only watch this client's uploads to ``sni``.

@@ -100,6 +100,11 @@ class Settings(BaseSettings):
         default="",
         description="Comma-separated CIDRs whose user header and X-Forwarded-For are believed.",
     )
+    decrypt: Literal["all", "ai"] = Field(
+        default="all",
+        description="What TLS the proxy decrypts: all of it, or only catalog AI hosts, SaaS "
+        "hosts with AI signatures and hosts the policy names (the rest is tunnelled).",
+    )
     pseudonym_ttl_seconds: float = Field(
         default=3600,
         gt=0,

@@ -124,3 +124,23 @@ def test_the_learned_table_is_bounded(tmp_path: Path) -> None:
     assert len(addon.learned) == 3
     assert _passes_through(addon, "10.9.0.19", "host19.example")
     assert not _passes_through(addon, "10.9.0.0", "host0.example")
+
+
+def test_selective_decryption_tunnels_what_cannot_be_ai(tmp_path: Path) -> None:
+    tenant = {"id": "ms", "hosts": ["login.microsoftonline.com"], "headers": {"X-T": "contoso"}}
+    addon = _addon(tmp_path, {"rules": [], "tenant_restrictions": [tenant]})
+    addon.decrypt = "ai"
+    assert not CATALOG.current.worth_decrypting("login.microsoftonline.com")
+    assert _passes_through(addon, "10.1.0.5", "www.example-bank.test")
+    assert not _passes_through(addon, "10.1.0.5", "api.openai.com")  # a catalog AI host
+    assert not _passes_through(addon, "10.1.0.5", "login.microsoftonline.com")  # policy names it
+    addon.decrypt = "all"
+    assert not _passes_through(addon, "10.1.0.5", "www.example-bank.test")
+
+
+def test_saas_hosts_with_ai_signatures_are_decrypted() -> None:
+    catalog = CATALOG.current
+    hosts = [h for s in catalog.services.values() for sig in s.signatures for h in sig.hosts]
+    assert hosts, "the catalog has embedded-AI signatures"
+    assert all(catalog.worth_decrypting(h) for h in hosts)
+    assert not catalog.worth_decrypting("www.example-bank.test")
