@@ -6,10 +6,11 @@ from datetime import UTC, datetime
 
 from mitmproxy import http
 
-from addons.flowstate import state_of
+from addons.flowstate import FlowState, state_of
 from proxy.catalog import Match
 from proxy.inspection import finding_records
 from proxy.inventory.events import DetectionEvent
+from proxy.policy import Identity, IdentityResolver
 
 
 def request_path(request: http.Request) -> str:
@@ -21,6 +22,19 @@ def declared_size(request: http.Request) -> int:
     """The Content-Length the client announced, 0 when it announced none."""
     length = request.headers.get("content-length", "")
     return int(length) if length.isdigit() else 0
+
+
+def identity_of(flow: http.HTTPFlow, state: FlowState, resolver: IdentityResolver) -> Identity:
+    """Who is behind ``flow``, resolved once and kept on its state."""
+    if state.identity is None:
+        credentials = flow.metadata.get("proxyauth")
+        state.identity = resolver.resolve(
+            peer_ip=flow.client_conn.peername[0] if flow.client_conn.peername else "",
+            headers=flow.request.headers,
+            proxyauth_user=str(credentials[0]) if credentials else None,
+            directory_groups=state.directory_groups or frozenset(),
+        )
+    return state.identity
 
 
 def detection_event(flow: http.HTTPFlow, match: Match, **overrides: object) -> DetectionEvent:

@@ -36,7 +36,7 @@ class Inspection:
     async def request(self, flow: http.HTTPFlow) -> None:
         request = flow.request
         state: FlowState | None = flow.metadata.get(KEY)
-        if state is None or state.match is None or flow.response is not None:
+        if state is None or state.match is None or state.coach_submit or flow.response:
             return
         self._scan_query(request, state)
         if request.stream or request.raw_content is None:

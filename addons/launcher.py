@@ -18,13 +18,16 @@ from addons.announcer import Announcer
 from addons.backgroundtasks import BackgroundTasks
 from addons.bundle import Bundle
 from addons.clientallowlist import ClientAllowList
+from addons.coachform import CoachForm
 from addons.discovery import Discovery
 from addons.enforcement import Enforcement
 from addons.heapfreezer import HeapFreezer
 from addons.inspection import Inspection
 from addons.ldapgroups import LdapGroups
 from addons.recorder import Recorder
+from addons.restoration import Restoration
 from addons.rulesreloader import RulesReloader
+from addons.tenantrestriction import TenantRestriction
 from addons.tlsdiscovery import TlsDiscovery
 from proxy.catalog import load_catalog
 from proxy.dlp import config as dlp_config
@@ -50,6 +53,7 @@ def shadowlens_addons(core: Core) -> list[object]:
     policy = PolicyRef(settings)
     policy.register = _register_at_start(core, policy)
     grants = core.coach_grants()
+    pseudonyms = core.pseudonyms()
     watchers: list[RulesWatcher[Any]] = [
         RulesWatcher(
             [rules / "services", rules / "shared_hosts.yaml", rules / "clients.yaml"],
@@ -74,6 +78,7 @@ def shadowlens_addons(core: Core) -> list[object]:
         ClientAllowList(settings.allowed_client_networks),
         Recorder(writer),
         RulesReloader(watchers, interval=settings.rules_reload_seconds),
+        TenantRestriction(policy),  # the first request hook: nothing above it can fail
         TlsDiscovery(
             catalog,
             policy,
@@ -85,6 +90,8 @@ def shadowlens_addons(core: Core) -> list[object]:
         Discovery(catalog, writer, max_body=settings.dlp_max_body_bytes),
         inspection,
         *_ldap_groups(settings),
+        CoachForm(policy, writer, grants),
+        Restoration(pseudonyms),
     ]
     lifecycle = [  # hooks at start and stop only; HeapFreezer's ``running`` comes last
         BackgroundTasks([core.retention(), core.grant_sync(grants), core.register_sync(policy)]),
@@ -94,7 +101,7 @@ def shadowlens_addons(core: Core) -> list[object]:
     return [
         Bundle("shadowlens", [*observers, *lifecycle]),
         # An entry of its own: it decides even when an addon above failed on this flow.
-        Enforcement(policy, writer, grants, core.pseudonyms()),
+        Enforcement(policy, writer, grants, pseudonyms),
     ]
 
 

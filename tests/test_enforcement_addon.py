@@ -14,9 +14,11 @@ from mitmproxy import http, websocket
 from mitmproxy.test import taddons, tflow, tutils
 from wsproto.frame_protocol import Opcode
 
+from addons.coachform import CoachForm
 from addons.enforcement import Enforcement
 from addons.flowstate import state_of
 from addons.inspection import Inspection
+from addons.tenantrestriction import TenantRestriction
 from proxy.catalog import Match, load_catalog
 from proxy.dlp import Finding
 from proxy.dlp import config as dlp_config
@@ -105,29 +107,37 @@ def test_websocket_messages_are_scanned_and_redacted(
     assert [f.detector for f in event.findings] == ["aws-access-key-id"]
 
 
-def test_tenant_headers_replace_what_the_client_sent(
-    settings: Settings, inspection: Inspection
-) -> None:
+def test_tenant_headers_replace_what_the_client_sent(settings: Settings) -> None:
     flow = _ai_flow("chatgpt.com", "chatgpt")
     flow.request.headers["ChatGPT-Allowed-Workspace-Id"] = "ws-personal"
-
-    async def scenario(inspection: Inspection, enforcement: Enforcement) -> None:
-        enforcement.requestheaders(flow)
-
-    _run(settings, inspection, scenario)
+    with taddons.context():
+        TenantRestriction(PolicyRef(settings)).requestheaders(flow)
     assert flow.request.headers.get_all("ChatGPT-Allowed-Workspace-Id") == ["ws-corp-1234"]
+    assert state_of(flow).tenant_restricted
 
 
 def test_a_forged_coaching_form_is_refused(settings: Settings, inspection: Inspection) -> None:
     flow = _ai_flow("www.midjourney.com", "midjourney", path=COACH_PATH, method="POST")
     flow.request.urlencoded_form = [("justification", "because I said so"), ("token", "forged")]
+    written: list[DetectionEvent] = []
+
+    def keep(batch: Sequence[DetectionEvent]) -> int:
+        written.extend(batch)
+        return len(batch)
+
+    writer = InventoryWriter(keep, queue_size=10, batch_size=10, flush_seconds=0.01)
+    form = CoachForm(PolicyRef(settings), writer, CoachGrants(b"test-key"))
 
     async def scenario(inspection: Inspection, enforcement: Enforcement) -> None:
+        form.requestheaders(flow)
         enforcement.requestheaders(flow)
+        await inspection.request(flow)
+        form.request(flow)
         enforcement.request(flow)
 
-    assert _run(settings, inspection, scenario) == []
+    assert _run(settings, inspection, scenario) == written == []
     assert flow.response is not None and flow.response.status_code == 400
+    assert state_of(flow).report is None  # the justification is not scanned as an upload
 
 
 def test_a_body_that_inspection_never_reported_on_fails_closed(
