@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from mitmproxy import http
 
-from addons.flowevents import detection_event, identity_of
+from addons.flowevents import declared_size, detection_event, identity_of
 from addons.flowstate import KEY, FlowState
 from proxy import metrics
 from proxy.dlp import redact_text
@@ -15,6 +15,8 @@ from proxy.policy.coaching import CoachGrants, holder
 from proxy.policy.enforce import Inspected, RequestView, Verdict, enforce, kept_findings
 from proxy.policy.responses import Answer
 from proxy.runtime import PolicyRef
+
+HOLD_CAP_BYTES = 32 * 1024 * 1024
 
 
 class Enforcement:
@@ -30,11 +32,15 @@ class Enforcement:
         writer: InventoryWriter,
         grants: CoachGrants,
         pseudonyms: Pseudonyms,
+        *,
+        max_body: int = 8 * 1024 * 1024,
     ) -> None:
         self.policy = policy
         self.writer = writer
         self.grants = grants
         self.pseudonyms = pseudonyms
+        # Largest refused body read (and dropped) to answer it; past it, the connection closes.
+        self.hold_cap = max(2 * max_body, HOLD_CAP_BYTES)
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
         state: FlowState | None = flow.metadata.get(KEY)
@@ -108,10 +114,13 @@ class Enforcement:
     def _answer(self, flow: http.HTTPFlow, answer: Answer) -> None:
         request = flow.request
         if request.stream:
-            # Decided on the headers: nothing goes upstream. The client is not invited to
-            # send its body (no 100 Continue); what it sends anyway is read and dropped.
+            # Decided on the headers: nothing goes upstream. mitmproxy answers only once it
+            # has read the body, so a body it would have to hold past the cap is cut off.
+            if not 0 < declared_size(request) <= self.hold_cap:
+                flow.kill()
+                return
             request.stream = False
-            request.headers.pop("expect", None)
+            request.headers.pop("expect", None)  # no 100 Continue: the body is not wanted
             answer.headers["connection"] = "close"
         flow.response = http.Response.make(answer.status, answer.body, answer.headers)
 

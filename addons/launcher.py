@@ -101,7 +101,7 @@ def shadowlens_addons(core: Core) -> list[object]:
     return [
         Bundle("shadowlens", [*observers, *lifecycle]),
         # An entry of its own: it decides even when an addon above failed on this flow.
-        Enforcement(policy, writer, grants, pseudonyms),
+        Enforcement(policy, writer, grants, pseudonyms, max_body=settings.dlp_max_body_bytes),
     ]
 
 

@@ -211,10 +211,12 @@ class Core:
         """Surrogate pairs for pseudonymised uploads: this process's memory only, never stored."""
         return Pseudonyms(secrets.token_bytes(32), ttl=self.settings.pseudonym_ttl_seconds)
 
-    def grant_sync(self, grants: CoachGrants) -> PeriodicTask[list[tuple[str, str, datetime]]]:
+    def grant_sync(
+        self, grants: CoachGrants
+    ) -> PeriodicTask[list[tuple[str | None, str, str, datetime]]]:
         """Reads the coaching grants other proxies wrote to the inventory into ``grants``."""
 
-        def read() -> list[tuple[str, str, datetime]]:
+        def read() -> list[tuple[str | None, str, str, datetime]]:
             with self.sessions() as session:
                 return store.running_grants(session, now=datetime.now(UTC))
 

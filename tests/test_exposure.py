@@ -70,7 +70,7 @@ def test_shadowlens_refuses_to_start_as_an_open_proxy(tmp_path: Path) -> None:
     }
     result = subprocess.run(
         [sys.executable, "-m", "proxy", "proxy"],
-        env=env, capture_output=True, text=True, timeout=120, check=False,
+        env=env, capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     assert result.returncode == 2
     assert "refusing to start" in result.stderr

@@ -173,6 +173,24 @@ def test_an_unreachable_upstream_and_a_client_that_hangs_up(proxy: RunningProxy)
     proxy.wait_for_detections(1, service="groq")
 
 
+def test_a_refused_upload_too_large_to_read_is_cut_off(proxy: RunningProxy) -> None:
+    # 40 MiB declared: more than the proxy reads to answer; the connection closes at once.
+    host, port = proxy.proxy_url.removeprefix("http://").rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as raw:
+        raw.sendall(
+            b"POST http://api.deepseek.com/chat/completions HTTP/1.1\r\n"
+            b"Host: api.deepseek.com\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 41943040\r\n\r\n" + _prompt(64)
+        )
+        started = time.monotonic()
+        assert raw.recv(65536) == b""  # closed, nothing forwarded, nothing buffered
+        assert time.monotonic() - started < 5
+    [detection] = proxy.wait_for_detections(1, service="deepseek", method="POST", action="block")[
+        :1
+    ]
+    assert detection["rule_id"] == "block-unsanctioned"
+
+
 def test_no_traceback_and_no_secret_reaches_the_log(proxy: RunningProxy) -> None:
     # Runs after the error paths above (module order): none of them may leave a trace.
     time.sleep(1)
@@ -185,7 +203,7 @@ def _set_status(proxy: RunningProxy, service: str, status: str) -> None:
     env = os.environ | {"SHADOWLENS_DATA_DIR": str(proxy.data_dir), "SHADOWLENS_API_TOKENS": TOKEN}
     subprocess.run(
         [sys.executable, "-m", "proxy", "services", "set-status", service, status],
-        env=env, check=True, capture_output=True, timeout=60,
+        env=env, check=True, capture_output=True, timeout=300,
     )  # fmt: skip
 
 
@@ -216,7 +234,7 @@ def _policy_test(proxy: RunningProxy, url: str, body: Path | None) -> dict[str, 
             "--url", url, "--json"]  # fmt: skip
     if body is not None:
         args += ["--body", str(body)]
-    result = subprocess.run(args, env=env, capture_output=True, text=True, timeout=60, check=True)
+    result = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300, check=True)
     return dict(json.loads(result.stdout))
 
 
