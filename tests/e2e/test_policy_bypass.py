@@ -58,7 +58,7 @@ def _client(proxy: RunningProxy, upstream: Upstream | None) -> httpx.Client:
     return httpx.Client(
         proxy=proxy.proxy_url,
         verify=ssl.create_default_context(cafile=str(proxy.ca_file)),
-        timeout=20,
+        timeout=60,
         trust_env=False,
     )
 
@@ -122,7 +122,7 @@ def test_curl_with_expect_100_continue_gets_its_403(proxy: RunningProxy, tmp_pat
         ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-x", proxy.proxy_url,
          "--cacert", str(proxy.ca_file), "-H", "content-type: application/json",
          "--data-binary", f"@{body}", "https://api.deepseek.com/chat/completions"],
-        capture_output=True, text=True, timeout=60, check=False,
+        capture_output=True, text=True, timeout=180, check=False,
     )  # fmt: skip
     assert result.stdout == "403"
     assert time.monotonic() - started < 30
