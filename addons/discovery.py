@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from mitmproxy import http
 
 from addons.flowevents import declared_size, detection_event, request_path
-from addons.flowmeta import CANDIDATE, MATCH, RECORDED
+from addons.flowstate import KEY, FlowState, match_of, state_of
 from proxy import metrics
 from proxy.catalog import Match
 from proxy.catalog.classify import classify_headers, refine_with_body
@@ -56,9 +56,9 @@ class Discovery:
             sni=flow.client_conn.sni,
         )
         if match is not None:
-            flow.metadata[MATCH] = match
+            state_of(flow).match = match
         elif is_candidate(request.method, path, request.headers):
-            flow.metadata[CANDIDATE] = True
+            state_of(flow).candidate = True
         elif _worth_streaming(request.headers, bodiless=True):
             request.stream = True
         if declared_size(request) > self.max_body:
@@ -66,11 +66,14 @@ class Discovery:
 
     def request(self, flow: http.HTTPFlow) -> None:
         request = flow.request
+        state: FlowState | None = flow.metadata.get(KEY)
         held = not request.stream and request.raw_content is not None
-        if not held or not (MATCH in flow.metadata or flow.metadata.get(CANDIDATE)):
+        if state is None or not held or state.decision is not None:
+            return  # a decision already taken on the headers answered this flow
+        if state.match is None and not state.candidate:
             return
         refined = refine_with_body(
-            flow.metadata.get(MATCH),
+            state.match,
             host=request.pretty_host,
             method=request.method,
             path=request_path(request),
@@ -78,22 +81,22 @@ class Discovery:
             body=_identity_body(request),
         )
         if refined is not None:
-            flow.metadata[MATCH] = refined
+            state.match = refined
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
         assert flow.response is not None
         content_type = flow.response.headers.get("content-type", "")
         if content_type.startswith(STREAMED_TYPES):
             # LLM tokens reach the client as they come; we only peek at the first bytes.
-            flow.response.stream = self._peeker(flow) if MATCH not in flow.metadata else True
-        elif MATCH not in flow.metadata and _worth_streaming(flow.response.headers, bodiless=False):
+            flow.response.stream = self._peeker(flow) if match_of(flow) is None else True
+        elif match_of(flow) is None and _worth_streaming(flow.response.headers, bodiless=False):
             flow.response.stream = True
 
     def _peeker(self, flow: http.HTTPFlow) -> Callable[[bytes], bytes]:
         seen = bytearray()
 
         def peek(chunk: bytes) -> bytes:
-            if len(seen) < STREAM_PEEK_BYTES and MATCH not in flow.metadata:
+            if len(seen) < STREAM_PEEK_BYTES and match_of(flow) is None:
                 seen.extend(chunk[: STREAM_PEEK_BYTES - len(seen)])
                 self._recognize_stream(flow, bytes(seen))
             return chunk
@@ -105,7 +108,7 @@ class Discovery:
         if hit is None:
             return
         service = unknown_endpoint(hit.kind, flow.request.pretty_host.lower())
-        flow.metadata[MATCH] = Match(
+        state_of(flow).match = Match(
             service=service, evidence="protocol", matched=hit.protocol, model=hit.model
         )
 
@@ -118,10 +121,11 @@ class Discovery:
 
     def _record(self, flow: http.HTTPFlow) -> Awaitable[None] | None:
         self.live.discard(flow.id)
-        if flow.metadata.get(RECORDED):
+        state = state_of(flow)
+        if state.recorded:
             return None
-        flow.metadata[RECORDED] = True
-        match = flow.metadata.get(MATCH)
+        state.recorded = True
+        match = state.match
         metrics.FLOWS.labels(kind="ai" if match else "other").inc()
         if match is None:
             return None
