@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from mitmproxy import http
 
@@ -24,14 +24,27 @@ SMALL_BODY_BYTES = 64 * 1024
 
 
 class Discovery:
-    """Classifies each HTTP flow; flows that cannot be AI are streamed untouched."""
+    """Classifies each HTTP flow; flows that cannot be AI are streamed untouched.
 
-    def __init__(self, catalog: CatalogRef, writer: InventoryWriter, *, max_body: int) -> None:
+    ``live`` holds the ids of the flows between their request headers and their answer, so
+    a shutdown can wait for them.
+    """
+
+    def __init__(
+        self,
+        catalog: CatalogRef,
+        writer: InventoryWriter,
+        *,
+        max_body: int,
+        live: set[str] | None = None,
+    ) -> None:
         self.catalog = catalog
         self.writer = writer
         self.max_body = max_body
+        self.live = live if live is not None else set()
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
+        self.live.add(flow.id)
         request = flow.request
         path = request_path(request)
         match = classify_headers(
@@ -99,24 +112,26 @@ class Discovery:
             service=service, evidence="protocol", matched=hit.protocol, model=hit.model
         )
 
-    def response(self, flow: http.HTTPFlow) -> None:
-        self._record(flow)
+    # The answer goes to the client once these return: an AI flow's event is journaled first.
+    def response(self, flow: http.HTTPFlow) -> Awaitable[None] | None:
+        return self._record(flow)
 
-    def error(self, flow: http.HTTPFlow) -> None:
-        self._record(flow)
+    def error(self, flow: http.HTTPFlow) -> Awaitable[None] | None:
+        return self._record(flow)
 
-    def _record(self, flow: http.HTTPFlow) -> None:
+    def _record(self, flow: http.HTTPFlow) -> Awaitable[None] | None:
+        self.live.discard(flow.id)
         state = state_of(flow)
         if state.recorded:
-            return
+            return None
         state.recorded = True
         match = state.match
         metrics.FLOWS.labels(kind="ai" if match else "other").inc()
         if match is None:
-            return
+            return None
         service = match.service
         metrics.DETECTIONS.labels(service=service.id, category=service.category).inc()
-        self.writer.submit(detection_event(flow, match))
+        return self.writer.submit_durable(detection_event(flow, match))
 
 
 def _identity_body(request: http.Request) -> bytes:

@@ -54,6 +54,7 @@ def shadowlens_addons(core: Core) -> list[object]:
     policy.register = _register_at_start(core, policy)
     grants = core.coach_grants()
     pseudonyms = core.pseudonyms()
+    live: set[str] = set()  # flows in flight, for the graceful shutdown
     watchers: list[RulesWatcher[Any]] = [
         RulesWatcher(
             [rules / "services", rules / "shared_hosts.yaml", rules / "clients.yaml"],
@@ -76,7 +77,7 @@ def shadowlens_addons(core: Core) -> list[object]:
     ]
     observers = [
         ClientAllowList(settings.allowed_client_networks),
-        Recorder(writer),
+        Recorder(writer, live=live, grace=settings.shutdown_grace_seconds),
         RulesReloader(watchers, interval=settings.rules_reload_seconds),
         TenantRestriction(policy),  # the first request hook: nothing above it can fail
         TlsDiscovery(
@@ -87,7 +88,7 @@ def shadowlens_addons(core: Core) -> list[object]:
             learn_seconds=settings.passthrough_learn_seconds,
             decrypt=settings.decrypt,
         ),
-        Discovery(catalog, writer, max_body=settings.dlp_max_body_bytes),
+        Discovery(catalog, writer, max_body=settings.dlp_max_body_bytes, live=live),
         inspection,
         *_ldap_groups(settings),
         CoachForm(policy, writer, grants),

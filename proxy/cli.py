@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import itertools
 import json
 import logging
 import signal
@@ -184,17 +185,24 @@ async def _serve_async(core: Core, mitm_args: Sequence[str], *, proxy: bool, api
     server = _start_api(core) if api else None
     if server is None:
         _start_metrics(core.settings)
-    stoppers = [s for s in (master and master.shutdown, server and _stopper(server)) if s]
+    stoppers = [s for s in (master and _proxy_stopper(master), server and _stopper(server)) if s]
+    signals = itertools.count(1)
+
+    def on_signal() -> None:  # the first signal stops gracefully, a second at once
+        at_once = next(signals) > 1
+        for stop in stoppers:
+            stop(at_once)
+
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, lambda: [stop() for stop in stoppers])
+        loop.add_signal_handler(sig, on_signal)
     tasks = [asyncio.create_task(c) for c in _runners(master, server)]
     if server is not None:
         for host, port in await server.wait_started():
             print(f"shadowlens: API listening on http://{host}:{port}", flush=True)
     await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     for stop in stoppers:  # one part ended (or failed): stop the other too
-        stop()
+        stop(False)
     await asyncio.gather(*tasks)
 
 
@@ -205,9 +213,23 @@ def _runners(master: Master | None, server: EmbeddedServer | None) -> Iterator[A
         yield server.serve()
 
 
-def _stopper(server: EmbeddedServer) -> Callable[[], None]:
-    def stop() -> None:
+def _stopper(server: EmbeddedServer) -> Callable[[bool], None]:
+    def stop(at_once: bool) -> None:
         server.should_exit = True
+        server.force_exit = server.force_exit or at_once
+
+    return stop
+
+
+def _proxy_stopper(master: Master) -> Callable[[bool], None]:
+    """Stops the proxy: first by letting the flows in flight finish (``Recorder.stop``)."""
+    draining: list[asyncio.Task[None]] = []
+
+    def stop(at_once: bool) -> None:
+        if at_once:
+            master.shutdown()
+        elif not draining:
+            draining.append(asyncio.create_task(master.addons.get("recorder").stop()))
 
     return stop
 

@@ -112,3 +112,11 @@ RETENTION_PURGED = Counter(
     "Rows deleted because their table's retention expired them, by table.",
     ["table"],
 )
+JOURNAL_ERRORS = Counter(
+    "shadowlens_journal_errors_total",
+    "Inventory events the journal could not write ahead; they were queued unjournaled.",
+)
+SHUTDOWN_UNFINISHED = Counter(
+    "shadowlens_shutdown_unfinished_flows_total",
+    "Flows still in flight when the shutdown grace period ran out.",
+)

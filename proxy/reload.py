@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import stat
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -17,8 +18,16 @@ Fingerprint = tuple[tuple[str, int, int], ...]
 def fingerprint(paths: Sequence[Path]) -> Fingerprint:
     """Name, size and modification time of each file among or below ``paths``."""
     files = [p for path in paths for p in (path.rglob("*") if path.is_dir() else [path])]
-    stats = ((str(p), p.stat()) for p in files if p.is_file())
-    return tuple(sorted((name, st.st_size, st.st_mtime_ns) for name, st in stats))
+    return tuple(sorted(filter(None, map(_file_stamp, files))))
+
+
+def _file_stamp(path: Path) -> tuple[str, int, int] | None:
+    """Name, size and mtime of a file; None for a folder or a file deleted meanwhile."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return (str(path), st.st_size, st.st_mtime_ns) if stat.S_ISREG(st.st_mode) else None
 
 
 class RulesWatcher[T]:
@@ -49,6 +58,10 @@ class RulesWatcher[T]:
         except RulesError as exc:
             metrics.RULES_ERRORS.labels(rules=self.kind).inc()
             log.error("%s rules rejected, keeping the last good ones: %s", self.kind, exc)
+            return False
+        except Exception:  # a loader's bug must not end hot reload for good
+            metrics.RULES_ERRORS.labels(rules=self.kind).inc()
+            log.exception("%s rules failed to load, keeping the last good ones", self.kind)
             return False
         self._apply(loaded)
         metrics.RULES_RELOADS.labels(rules=self.kind).inc()

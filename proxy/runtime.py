@@ -25,6 +25,7 @@ from proxy.errors import RulesError
 from proxy.inventory import governance, store
 from proxy.inventory.db import make_engine, session_factory
 from proxy.inventory.events import DetectionEvent
+from proxy.inventory.journal import Journal
 from proxy.inventory.migrate import upgrade
 from proxy.inventory.retention import RetentionDays, purge
 from proxy.inventory.spool import SPOOL_NAME, Spool
@@ -175,13 +176,21 @@ class Core:
     def writer(self) -> InventoryWriter:
         """A writer feeding this core's database, sized by the settings, with its spool."""
         settings = self.settings
+        spool = self.spool()
         return InventoryWriter(
             self.record,
             queue_size=settings.writer_queue_size,
             batch_size=settings.writer_batch_size,
             flush_seconds=settings.writer_flush_seconds,
-            spool=self.spool(),
+            spool=spool,
+            journal=self.journal() if spool is not None else None,
         )
+
+    def journal(self) -> Journal | None:
+        """The write-ahead journal in the data dir, or None when the settings turn it off."""
+        if self.settings.journal == "off":
+            return None
+        return Journal(self.settings.data_dir, sync=self.settings.journal == "fsync")
 
     def spool(self) -> Spool | None:
         """The spool file in the data dir, or None when the settings turn it off."""

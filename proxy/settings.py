@@ -74,6 +74,17 @@ class Settings(BaseSettings):
         description="Cap on the spool file that keeps events while the database is away; "
         "past it events are dropped and counted (0: no spool, retry in memory).",
     )
+    journal: Literal["write", "fsync", "off"] = Field(
+        default="write",
+        description="How an AI flow's event is written ahead before the answer: write "
+        "(survives a kill), fsync (survives a power cut too; grouped syncs) or off.",
+    )
+    shutdown_grace_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description="At SIGTERM, how long flows in flight may take to finish, then how long "
+        "the writer may take to drain.",
+    )
     retention_detections_days: int = Field(
         default=0, ge=0, description="Detections older than this are purged (0: kept forever)."
     )

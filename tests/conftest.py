@@ -14,7 +14,9 @@ from sqlalchemy.exc import OperationalError
 
 from proxy.runtime import Core
 from proxy.settings import PROJECT_ROOT, Settings
+from tests import pgcluster
 from tests.ldapserver import SLAPD, LdapServer
+from tests.pgcluster import PostgresCluster
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "SHADOWLENS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -90,3 +92,18 @@ def ldap_server(tmp_path: Path) -> Iterator[LdapServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[PostgresCluster]:
+    """A running PostgreSQL cluster of this test's own, which it may stop and start."""
+    if reason := pgcluster.available():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"a throwaway PostgreSQL must run under CI: {reason}")
+        pytest.skip(reason)
+    cluster = PostgresCluster.create()
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.remove()

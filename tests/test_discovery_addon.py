@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 
 import pytest
 from mitmproxy import http
@@ -13,6 +15,8 @@ from addons.discovery import Discovery
 from addons.flowstate import match_of, state_of
 from proxy.catalog import HostIndex, Service
 from proxy.inventory.events import DetectionEvent
+from proxy.inventory.journal import JOURNAL_PREFIX, Journal
+from proxy.inventory.spool import SPOOL_NAME, Spool
 from proxy.inventory.writer import InventoryWriter
 from proxy.runtime import CatalogRef
 
@@ -242,3 +246,44 @@ def test_an_llm_stream_from_an_unknown_host_is_recognised_and_passed_through() -
     [event] = _run(scenario)
     assert event.service_id == "unknown-llm-endpoint:gpu-box.internal.test"
     assert (event.evidence, event.model) == ("protocol", "qwen2")
+
+
+def test_an_ai_answer_waits_for_the_journal_and_other_flows_never_touch_it(
+    tmp_path: Path,
+) -> None:
+    sink_gate = threading.Event()  # the database never answers during the test
+
+    def stalled(batch: Sequence[DetectionEvent]) -> int:
+        sink_gate.wait(5)
+        return len(batch)
+
+    ai, other = _flow("api.openai.com"), _flow("shop.example.net")
+
+    async def main() -> None:
+        spool = Spool(tmp_path / SPOOL_NAME, max_bytes=1 << 20)
+        journal = Journal(tmp_path, sync=True)
+        writer = InventoryWriter(
+            stalled, queue_size=10, batch_size=10, flush_seconds=0.01, spool=spool, journal=journal
+        )
+        writer.start()
+        discovery = Discovery(CATALOG, writer, max_body=1 << 20)
+        with taddons.context(discovery):
+            for flow in (ai, other):
+                discovery.requestheaders(flow)
+                flow.response = tutils.tresp()
+            assert discovery.live == {ai.id, other.id}  # in flight: a shutdown waits for them
+            assert discovery.response(other) is None  # the non-AI path returns at once
+            synced = discovery.response(ai)
+            assert synced is not None  # the answer is held until the journal has the event
+            await synced
+            journaled = await asyncio.to_thread(_journal_bytes, tmp_path)
+            assert b"/v1/chat/completions" in journaled and b"shop.example.net" not in journaled
+            assert discovery.live == set()
+        sink_gate.set()
+        await writer.close()
+
+    asyncio.run(main())
+
+
+def _journal_bytes(folder: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in folder.glob(JOURNAL_PREFIX + "*"))

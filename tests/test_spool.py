@@ -4,19 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from prometheus_client import REGISTRY
-from sqlalchemy import func, select
 
 from proxy.inventory.events import FindingRecord
-from proxy.inventory.models import Detection, FindingRow
 from proxy.inventory.spool import Spool, event_from_json, event_to_json
 from proxy.inventory.writer import InventoryWriter
-from proxy.runtime import Core
 from tests.factories import T0, detection_event
 from tests.test_writer import RecordingSink
 
@@ -148,67 +142,3 @@ def test_close_spools_what_the_database_did_not_take(tmp_path: Path) -> None:
     sink.gate.set()
     assert [e.id for _, b in spool.batches() for e in b] == [e.id for e in events]
     assert _dropped("shutdown") == before
-
-
-# -- the real PostgreSQL going away in the middle of a run ------------------------------------
-
-
-def _pg_cluster(action: str) -> None:
-    version = next(p.name for p in Path("/etc/postgresql").iterdir())
-    subprocess.run(
-        ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", action],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-
-
-@pytest.fixture
-def postgres_core(tmp_path: Path, postgres_url: str) -> Iterator[Core]:
-    from proxy.settings import Settings
-    from tests.conftest import RULES_DIR
-
-    if not Path("/etc/postgresql").is_dir():
-        pytest.skip("no local PostgreSQL cluster to stop and start")
-    settings = Settings(data_dir=tmp_path / "data", database_url=postgres_url, rules_dir=RULES_DIR)
-    core = Core.open(settings)
-    yield core
-    core.close()
-
-
-@pytest.mark.postgres
-def test_postgres_stopped_mid_run_loses_nothing(postgres_core: Core) -> None:
-    events = [detection_event(n, user=f"u{n % 7}") for n in range(300)]
-    spool = postgres_core.spool()
-    assert spool is not None
-
-    async def scenario() -> None:
-        writer = postgres_core.writer()
-        writer.start()
-        for event in events[:100]:
-            writer.submit(event)
-        await asyncio.sleep(0.5)
-        try:
-            await asyncio.to_thread(_pg_cluster, "stop")
-            for event in events[100:200]:
-                writer.submit(event)
-                await asyncio.sleep(0.002)
-            await asyncio.sleep(0.5)
-            assert spool.pending()  # the database is away: the events wait on disk
-        finally:
-            await asyncio.to_thread(_pg_cluster, "start")
-        for event in events[200:]:
-            writer.submit(event)
-        for _ in range(200):
-            if not spool.pending():
-                break
-            await asyncio.sleep(0.1)
-        await writer.close()
-
-    asyncio.run(scenario())
-    postgres_core.engine.dispose()  # connections from before the restart are dead
-    with postgres_core.sessions() as session:
-        ids = set(session.scalars(select(Detection.id)))
-        assert ids == {e.id for e in events}
-        assert session.scalar(select(func.count()).select_from(FindingRow)) == 0
-    assert not spool.pending()

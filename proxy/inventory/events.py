@@ -10,9 +10,24 @@ from operator import attrgetter
 from typing import Any
 
 
+class _MillisNeverBack:
+    """Wall-clock milliseconds that never go back in this process, whatever the clock does."""
+
+    def __init__(self) -> None:
+        self.last = 0
+
+    def __call__(self) -> int:
+        # A clock set back (NTP step, VM restore) would otherwise sort new ids before old ones.
+        self.last = max(self.last, time.time_ns() // 1_000_000)
+        return self.last
+
+
+_millis = _MillisNeverBack()
+
+
 def new_event_id() -> str:
     """A 32-hex id that sorts by creation time (48-bit milliseconds, then 80 random bits)."""
-    return f"{time.time_ns() // 1_000_000:012x}{secrets.token_hex(10)}"
+    return f"{_millis():012x}{secrets.token_hex(10)}"
 
 
 @dataclass(frozen=True, slots=True)

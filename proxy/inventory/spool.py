@@ -55,6 +55,12 @@ def event_from_json(data: dict[str, Any]) -> DetectionEvent:
     return DetectionEvent(**known)
 
 
+def batch_line(events: Sequence[DetectionEvent]) -> bytes:
+    """One batch as the newline-ended JSON line that spool and journal files hold."""
+    data = {"v": _FORMAT, "events": [event_to_json(e) for e in events]}
+    return json.dumps(data, separators=(",", ":")).encode() + b"\n"
+
+
 class SpoolFullError(Exception):
     """The batch would take the spool past its size cap; it was not written."""
 
@@ -87,10 +93,7 @@ class Spool:
 
     def append(self, events: Sequence[DetectionEvent]) -> None:
         """Append one batch and fsync it; :class:`SpoolFullError` past the cap."""
-        line = json.dumps(
-            {"v": _FORMAT, "events": [event_to_json(e) for e in events]}, separators=(",", ":")
-        ).encode()
-        line += b"\n"
+        line = batch_line(events)
         with self._lock:
             if self.size + len(line) > self.max_bytes:
                 raise SpoolFullError(f"spool at {self.size} bytes; cap {self.max_bytes}")

@@ -99,6 +99,9 @@ def test_sigkill_with_a_full_spool_loses_nothing(tmp_path: Path, postgres_url: s
     try:
         items = second.wait_for_detections(6, timeout=10, service="chatgpt")
         assert sorted(i["path"] for i in items) == [f"/c/{n}" for n in range(6)]
+        deadline = time.monotonic() + 10
+        while spool.pending() and time.monotonic() < deadline:  # the replay's last batches
+            time.sleep(0.05)
         assert not spool.pending()
         [service] = second.api("/api/v1/services").json()["items"]
         assert service["requests"] == 6
