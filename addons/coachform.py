@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from urllib.parse import urlsplit
 
 from mitmproxy import http
@@ -29,10 +30,10 @@ class CoachForm:
             return
         state.coach_submit = request_path(flow.request) == COACH_PATH
 
-    def request(self, flow: http.HTTPFlow) -> None:
+    def request(self, flow: http.HTTPFlow) -> Awaitable[None] | None:
         state: FlowState | None = flow.metadata.get(KEY)
         if state is None or state.match is None or not state.coach_submit:
-            return
+            return None
         service_id = state.match.service.id
         identity = identity_of(flow, state, self.policy.resolver)
         who = holder(identity.user, identity.client_ip)
@@ -44,15 +45,15 @@ class CoachForm:
             flow.response = http.Response.make(
                 400, b"Please give a justification of 5 to 1000 characters."
             )
-            return
+            return None
         until = self.grants.allow(who, service_id, self.policy.current.coach_minutes)
         rule_id = form.get("rule", "")[:64] or "coach"
         state.decision = Decision("coach", rule_id, "", "continued with a justification")
         state.recorded = True
         event = detection_event(flow, state.match, justification=text, allowed_until=until)
-        self.writer.submit(event)
         answer = redirect_answer(_same_host(form.get("return_to", "/"), flow.request.pretty_host))
         flow.response = http.Response.make(answer.status, answer.body, answer.headers)
+        return self.writer.submit_durable(event)  # kept before the user is sent on
 
 
 def _same_host(url: str, host: str) -> str:

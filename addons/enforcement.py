@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 from mitmproxy import http
 
 from addons.flowevents import declared_size, detection_event, identity_of
@@ -56,11 +58,11 @@ class Enforcement:
         if state.decision is None and flow.response is None:
             self._enforce(flow, state)
 
-    def websocket_message(self, flow: http.HTTPFlow) -> None:
+    def websocket_message(self, flow: http.HTTPFlow) -> Awaitable[None] | None:
         assert flow.websocket is not None
         state: FlowState | None = flow.metadata.get(KEY)
         if state is None or state.match is None or state.report is None:
-            return
+            return None
         message = flow.websocket.messages[-1]
         verdict = self._verdict(flow, state, body=b"")
         if verdict.decision.enforced and verdict.decision.action == "redact":
@@ -75,7 +77,7 @@ class Enforcement:
             message.drop()
         state.decision = verdict.decision
         event = detection_event(flow, state.match, method="WS", request_bytes=len(message.content))
-        self.writer.submit(event)
+        return self.writer.submit_durable(event)
 
     def _verdict(self, flow: http.HTTPFlow, state: FlowState, body: bytes | None) -> Verdict:
         assert state.match is not None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable
 from datetime import UTC, datetime
 
 from mitmproxy import connection, tls
@@ -46,16 +47,16 @@ class TlsDiscovery:
         # (client address, host) → monotonic time its passthrough ends; oldest first
         self.learned: OrderedDict[tuple[str, str], float] = OrderedDict()
 
-    def tls_clienthello(self, data: tls.ClientHelloData) -> None:
+    def tls_clienthello(self, data: tls.ClientHelloData) -> Awaitable[None] | None:
         sni = normalize_host(data.client_hello.sni or "")
         if not sni or data.ignore_connection:
-            return
+            return None
         reason = self._passthrough_reason(_address(data.context.client), sni)
         if reason is None:
-            return
+            return None
         data.ignore_connection = True
         metrics.TLS_PASSTHROUGH.labels(reason=reason).inc()
-        self._record(data.context.client, sni, error=None)
+        return self._record(data.context.client, sni, error=None)
 
     def _passthrough_reason(self, address: str, sni: str) -> str | None:
         if any(s in self.no_decrypt for s in suffixes(sni)):
@@ -70,15 +71,15 @@ class TlsDiscovery:
         del self.learned[(address, sni)]
         return None
 
-    def tls_failed_client(self, data: tls.TlsData) -> None:
+    def tls_failed_client(self, data: tls.TlsData) -> Awaitable[None] | None:
         client = data.context.client
         sni = normalize_host(client.sni or "")
         if not sni:
-            return
+            return None
         metrics.TLS_CLIENT_FAILURES.inc()
         if self.learn_seconds > 0 and self._merely_monitored(_address(client), sni):
             self._learn(_address(client), sni)
-        self._record(client, sni, error=PINNED_ERROR)
+        return self._record(client, sni, error=PINNED_ERROR)
 
     def _worth_decrypting(self, sni: str) -> bool:
         """Catalog AI hosts, SaaS hosts with AI signatures, and hosts the policy names."""
@@ -111,12 +112,14 @@ class TlsDiscovery:
         while len(self.learned) > self.max_learned:
             self.learned.popitem(last=False)
 
-    def _record(self, client: connection.Client, sni: str, *, error: str | None) -> None:
+    def _record(
+        self, client: connection.Client, sni: str, *, error: str | None
+    ) -> Awaitable[None] | None:
         match = self.catalog.current.lookup(sni, evidence="sni")
         if match is None:
-            return
+            return None
         metrics.DETECTIONS.labels(service=match.service.id, category=match.service.category).inc()
-        self.writer.submit(sni_event(client, sni, match, error))
+        return self.writer.submit_durable(sni_event(client, sni, match, error))
 
 
 def _address(client: connection.Client) -> str:
