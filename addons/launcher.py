@@ -21,7 +21,10 @@ from addons.inspection import Inspection
 from addons.ldapgroups import LdapGroups
 from addons.recorder import Recorder
 from addons.rulesreloader import RulesReloader
+from addons.sinkdelivery import SinkDelivery
 from addons.tlsdiscovery import TlsDiscovery
+from proxy.alerts.engine import AlertMatcher
+from proxy.alerts.rules import load_alert_rules
 from proxy.catalog import load_catalog
 from proxy.dlp import config as dlp_config
 from proxy.reload import RulesWatcher
@@ -37,7 +40,9 @@ def shadowlens_addons(core: Core) -> list[object]:
     """Our addons, in hook order, sharing one catalog and one writer, in two chain entries."""
     settings = core.settings
     rules = settings.rules_dir
-    writer = core.writer()
+    matcher = AlertMatcher(load_alert_rules(settings.alerts_file))
+    hub = core.sink_hub(matcher)
+    writer = core.writer(hub)
     catalog = CatalogRef(core.catalog())
     inspection = Inspection(dlp_config.scanner(settings), dlp_config.limits(settings))
     policy = PolicyRef(settings)
@@ -61,9 +66,16 @@ def shadowlens_addons(core: Core) -> list[object]:
             load=policy.load,
             apply=policy.apply,
         ),
+        RulesWatcher(
+            [settings.alerts_file],
+            kind="alerts",
+            load=lambda: load_alert_rules(settings.alerts_file),
+            apply=lambda new: setattr(matcher, "rules", new),
+        ),
     ]
     observers = [
         Recorder(writer),
+        SinkDelivery(hub),
         RulesReloader(watchers, interval=settings.rules_reload_seconds),
         TlsDiscovery(
             catalog,
@@ -76,7 +88,7 @@ def shadowlens_addons(core: Core) -> list[object]:
         *_ldap_groups(settings),
     ]
     lifecycle = [  # hooks at start and stop only; HeapFreezer's ``running`` comes last
-        BackgroundTasks([core.retention(), core.grant_sync(grants)]),
+        BackgroundTasks([core.retention(), core.grant_sync(grants), core.alert_check(matcher)]),
         Announcer(),
         HeapFreezer(),
     ]

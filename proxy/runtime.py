@@ -18,12 +18,17 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from proxy import metrics
+from proxy.alerts.engine import Alert, AlertMatcher, register_alerts
+from proxy.alerts.store import raise_alerts
+from proxy.alerts.worker import AlertWorker
 from proxy.catalog import HostIndex, load_catalog
 from proxy.errors import RulesError
 from proxy.inventory import store
 from proxy.inventory.db import make_engine, session_factory
 from proxy.inventory.events import DetectionEvent
+from proxy.inventory.governance import list_services
 from proxy.inventory.migrate import upgrade
+from proxy.inventory.models import AlertRow
 from proxy.inventory.retention import RetentionDays, purge
 from proxy.inventory.spool import SPOOL_NAME, Spool
 from proxy.inventory.writer import InventoryWriter
@@ -33,6 +38,7 @@ from proxy.policy import IdentityResolver, Policy, load_identities, load_policy
 from proxy.policy.coaching import CoachGrants
 from proxy.policy.model import Conditions, Rule, TenantRestriction
 from proxy.settings import Settings
+from proxy.sinks.delivery import SinkHub, TeeWriter, sink_workers
 
 log = logging.getLogger(__name__)
 
@@ -168,10 +174,14 @@ class Core:
             log.error("inventory refused event %s (%s); dropped", events[0].id, type(exc).__name__)
             return 0
 
-    def writer(self) -> InventoryWriter:
-        """A writer feeding this core's database, sized by the settings, with its spool."""
+    def writer(self, hub: SinkHub | None = None) -> InventoryWriter:
+        """A writer feeding this core's database, sized by the settings, with its spool.
+
+        With a ``hub``, every event submitted also goes to the SIEM sinks and alert rules.
+        """
         settings = self.settings
-        return InventoryWriter(
+        make = InventoryWriter if hub is None else functools.partial(TeeWriter, hub=hub)
+        return make(
             self.record,
             queue_size=settings.writer_queue_size,
             batch_size=settings.writer_batch_size,
@@ -214,6 +224,31 @@ class Core:
         return PeriodicTask(
             "grant-sync", read, interval=interval, then=grants.merge, enabled=interval > 0
         )
+
+    def raise_alerts(self, matcher: AlertMatcher, alerts: Sequence[Alert]) -> list[AlertRow]:
+        """De-duplicate, send and record alerts under the rules in force."""
+        self.ensure_schema()
+        return raise_alerts(
+            self.sessions, alerts=alerts, rules=matcher.rules, link_base=self.settings.api_link_base
+        )
+
+    def sink_hub(self, matcher: AlertMatcher) -> SinkHub:
+        """The configured SIEM sinks and the alert rules, each a consumer of every event."""
+        alerts = AlertWorker(matcher, functools.partial(self.raise_alerts, matcher))
+        return SinkHub([*sink_workers(self.settings.sinks, self.settings.data_dir), alerts])
+
+    def alert_check(self, matcher: AlertMatcher) -> PeriodicTask[list[AlertRow]]:
+        """The periodic look at the register: reviews overdue, services without an owner."""
+
+        def check() -> list[AlertRow]:
+            now = datetime.now(UTC)
+            self.ensure_schema()
+            with self.sessions() as session:
+                services = list_services(session, limit=100_000)
+            return self.raise_alerts(matcher, register_alerts(matcher.rules, services, now=now))
+
+        interval = self.settings.alert_check_seconds
+        return PeriodicTask("alert-check", check, interval=interval, enabled=interval > 0)
 
     def close(self) -> None:
         self.engine.dispose()
