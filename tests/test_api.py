@@ -42,6 +42,8 @@ ROUTE_ROLES = {
     ("GET", "/api/v1/reports/iso42001"): "viewer",
     ("GET", "/api/v1/detections"): "analyst",
     ("GET", "/api/v1/detections/export"): "analyst",
+    ("GET", "/api/v1/detections/{detection_id}"): "analyst",
+    ("GET", "/api/v1/alerts"): "analyst",
     ("GET", "/api/v1/findings"): "analyst",
     ("GET", "/api/v1/findings/export"): "analyst",
     ("GET", "/api/v1/users"): "analyst",
