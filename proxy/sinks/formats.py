@@ -155,10 +155,18 @@ def _ocsf_base(
             "uid": event.id,
             "product": {"name": PRODUCT, "vendor_name": PRODUCT, "version": PRODUCT_VERSION},
         },
+    }
+
+
+def _ocsf_parties(event: DetectionEvent) -> Record:
+    """Who talked to which host: the HTTP Activity's own attributes, a finding's evidence."""
+    parties: Record = {
         "src_endpoint": {"ip": event.client_ip},
         "dst_endpoint": {"hostname": event.host},
-        **({"actor": {"user": _ocsf_user(event)}} if event.user else {}),
     }
+    if event.user:
+        parties["actor"] = {"user": _ocsf_user(event)}
+    return parties
 
 
 def _ocsf_user(event: DetectionEvent) -> Record:
@@ -183,6 +191,7 @@ def _http_activity(event: DetectionEvent) -> Record:
         class_name="HTTP Activity",
         category=(NETWORK_ACTIVITY, "Network Activity"),
     )
+    record.update(_ocsf_parties(event))
     method = event.method.upper()
     _with_activity(record, _HTTP_ACTIVITIES.get(method, _OTHER), method.title())
     record["status_id"] = 2 if event.error or event.action == "block" else 1
@@ -218,6 +227,7 @@ def _detection_finding(event: DetectionEvent, n: int, finding: FindingRecord) ->
         "analytic": {"uid": finding.detector, "name": finding.detector, "type_id": 1,
                      "type": "Rule"},
     }  # fmt: skip
+    record["evidences"] = [_ocsf_parties(event)]
     record["unmapped"] = {PRODUCT: {"service_id": event.service_id, "action": event.action,
                                     **_finding(finding)}}  # fmt: skip
     return record
