@@ -163,7 +163,7 @@ def test_syslog_message_is_rfc5424_with_cef() -> None:
 
 def test_no_format_carries_more_than_the_masked_preview() -> None:
     event = detection_event(1, findings=FINDINGS)
-    outputs = [json.dumps(build(event)) for build in formats.FORMATS.values()]
+    outputs = [json.dumps(build(event), ensure_ascii=False) for build in formats.FORMATS.values()]
     outputs.append(formats.cef(event))
     for output in outputs:
         assert AWS_KEY not in output
