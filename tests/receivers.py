@@ -75,8 +75,30 @@ _RFC5424 = re.compile(
 )
 # CEF keys the syslog sink may write; any other "key=" is an unescaped equals sign.
 CEF_KEYS = frozenset(
-    "rt externalId src suser dhost request requestMethod act out in cat reason "
-    "cs1 cs1Label cs2 cs2Label cs3 cs3Label cs4 cs4Label cs5 cs5Label".split()
+    [
+        "rt",
+        "externalId",
+        "src",
+        "suser",
+        "dhost",
+        "request",
+        "requestMethod",
+        "act",
+        "out",
+        "in",
+        "cat",
+        "reason",
+        "cs1",
+        "cs1Label",
+        "cs2",
+        "cs2Label",
+        "cs3",
+        "cs3Label",
+        "cs4",
+        "cs4Label",
+        "cs5",
+        "cs5Label",
+    ]
 )
 
 
@@ -113,7 +135,8 @@ def _unescape(text: str, allowed: dict[str, str]) -> str:
 
 
 def _split_unescaped(text: str, separator: str, most: int = -1) -> list[str]:
-    parts, start, n = [], 0, 0
+    parts: list[str] = []
+    start = n = 0
     while n < len(text) and len(parts) != most:
         if text[n] == "\\":
             n += 2
@@ -162,6 +185,7 @@ def parse_cef_extension(text: str) -> dict[str, str]:
 class SyslogServer:
     """A loopback TCP syslog receiver reading octet-counted frames (RFC 6587), parsing each."""
 
+    port: int = 0
     messages: list[dict[str, Any]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
@@ -182,7 +206,7 @@ class SyslogServer:
                     frame = self.rfile.read(int(length)).decode("utf-8")
                     server.take(frame)
 
-        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", self.port), Handler)
         self.server.daemon_threads = True
         self.url = f"tcp://127.0.0.1:{self.server.server_address[1]}"
 
