@@ -28,7 +28,7 @@ from proxy.alerts.rules import load_alert_rules
 from proxy.catalog import load_catalog
 from proxy.dlp import config as dlp_config
 from proxy.reload import RulesWatcher
-from proxy.runtime import CatalogRef, Core, PolicyRef
+from proxy.runtime import CatalogRef, Core, PolicyRef, policy_status
 from proxy.settings import Settings
 
 # mitmproxy's own names, so `shadowlens ca` and the proxy agree on one CA.
@@ -40,12 +40,14 @@ def shadowlens_addons(core: Core) -> list[object]:
     """Our addons, in hook order, sharing one catalog and one writer, in two chain entries."""
     settings = core.settings
     rules = settings.rules_dir
-    matcher = AlertMatcher(load_alert_rules(settings.alerts_file))
-    hub = core.sink_hub(matcher)
-    writer = core.writer(hub)
     catalog = CatalogRef(core.catalog())
     inspection = Inspection(dlp_config.scanner(settings), dlp_config.limits(settings))
     policy = PolicyRef(settings)
+    matcher = AlertMatcher(
+        load_alert_rules(settings.alerts_file), status_of=policy_status(policy, catalog)
+    )
+    hub = core.sink_hub(matcher)
+    writer = core.writer(hub)
     grants = core.coach_grants()
     watchers: list[RulesWatcher[Any]] = [
         RulesWatcher(

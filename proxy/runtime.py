@@ -6,7 +6,7 @@ import dataclasses
 import functools
 import logging
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,6 +36,7 @@ from proxy.keys import configured_or_kept
 from proxy.periodic import PeriodicTask
 from proxy.policy import IdentityResolver, Policy, load_identities, load_policy
 from proxy.policy.coaching import CoachGrants
+from proxy.policy.decide import service_status
 from proxy.policy.model import Conditions, Rule, TenantRestriction
 from proxy.settings import Settings
 from proxy.sinks.delivery import SinkHub, TeeWriter, sink_workers
@@ -104,6 +105,21 @@ REDACT_ALL = Rule(
     on_inspection_error="block",
     description="every sensitive value is masked before it leaves",
 )
+
+
+def policy_status(policy: PolicyRef, catalog: CatalogRef) -> Callable[[DetectionEvent], str]:
+    """The status the policy in force gives an event's service (for the alert rules)."""
+
+    def status_of(event: DetectionEvent) -> str:
+        service = catalog.current.services.get(event.service_id)
+        if service is not None:
+            return service_status(policy.current, service)
+        rules = policy.current
+        return rules.service_status.get(
+            event.service_id, rules.category_status.get(event.category, rules.default_status)
+        )
+
+    return status_of
 
 
 def load_catalog_counted(rules_dir: Path) -> HostIndex:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ class Alert:
     detector: str | None = None
     action: str | None = None
     detection_id: str | None = None
+    status: str = "unknown"  # the policy's status of the service, for a new service
 
     @property
     def dedupe_key(self) -> str:
@@ -41,12 +43,18 @@ def _who(event: DetectionEvent) -> str:
 class AlertMatcher:
     """Matches events against the rules of the event kinds; ``rules`` is swapped on reload.
 
+    ``status_of`` gives the policy's status of an event's service (sanctioned, unknown…): a
+    service seen for the first time has no governance record yet.
+
     It remembers, per process, the services it has already seen (a new service is then
     confirmed against the inventory) and each user's recent upload volumes.
     """
 
-    def __init__(self, rules: AlertRules) -> None:
+    def __init__(
+        self, rules: AlertRules, status_of: Callable[[DetectionEvent], str] | None = None
+    ) -> None:
         self.rules = rules
+        self._status_of = status_of or (lambda event: "unknown")
         self._seen_services: set[str] = set()
         self._volumes: dict[tuple[str, str], deque[tuple[datetime, int]]] = {}
         self._totals: dict[tuple[str, str], int] = {}
@@ -91,7 +99,8 @@ class AlertMatcher:
             title = (
                 f"new AI service seen: {event.service_name} ({event.service_id}) by {_who(event)}"
             )
-            yield self._alert(rule, event, title)
+            alert = self._alert(rule, event, title)
+            yield dataclasses.replace(alert, status=self._status_of(event))
 
     def _upload_volume(self, rule: AlertRule, event: DetectionEvent) -> Iterable[Alert]:
         if event.request_bytes <= 0:

@@ -26,7 +26,8 @@ def _duplicate(session: Session, alert: Alert) -> bool:
 
 
 def _new_and_in_status(session: Session, alert: Alert) -> bool:
-    """For a new service: not seen before this event, and of a status the rule names."""
+    """For a new service: not seen before this event, and of a status the rule names (its
+    governance record's, else the policy's)."""
     first_seen = session.scalar(
         select(ServiceSeen.first_seen).where(ServiceSeen.id == alert.service_id)
     )
@@ -35,7 +36,7 @@ def _new_and_in_status(session: Session, alert: Alert) -> bool:
     status = session.scalar(
         select(Governance.status).where(Governance.service_id == alert.service_id)
     )
-    return (status or "unknown") in alert.rule.statuses
+    return (status or alert.status) in alert.rule.statuses
 
 
 def raise_alerts(
