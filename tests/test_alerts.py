@@ -177,9 +177,7 @@ def test_upload_volume_over_the_window_alerts_and_is_deduplicated(
     spread = [detection_event(n * 300, request_bytes=400) for n in range(4)]  # 400 B / 5 min
     burst = [detection_event(2000 + n, request_bytes=400, user="bob") for n in range(4)]
     _deliver(core, matcher, spread + burst)
-    volume = [
-        a for a in _client(core).get("/api/v1/alerts?rule=volume", headers=AUTH).json()["items"]
-    ]
+    volume = _client(core).get("/api/v1/alerts?rule=volume", headers=AUTH).json()["items"]
     # alice: 400 B every 5 minutes, at most 1,200 B in any 10 minutes: over 1,000 once, then
     # de-duplicated; bob: 1,200 B within seconds.
     assert sorted(a["user"] for a in volume) == ["alice", "bob"]
