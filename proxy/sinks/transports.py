@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import os
 import socket
 import ssl
@@ -20,6 +19,8 @@ from datetime import UTC
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlsplit
+
+import orjson
 
 from proxy.inventory.events import DetectionEvent
 from proxy.sinks.config import SinkConfig
@@ -38,8 +39,9 @@ class Transport(Protocol):
 
 def _ndjson(config: SinkConfig, events: Sequence[DetectionEvent]) -> bytes:
     build = FORMATS[config.format]
-    lines = [json.dumps(r, separators=(",", ":")) for e in events for r in build(e)]
-    return ("\n".join(lines) + "\n").encode()
+    return b"".join(
+        orjson.dumps(r, option=orjson.OPT_APPEND_NEWLINE) for e in events for r in build(e)
+    )
 
 
 class FileTransport:
@@ -101,11 +103,14 @@ class StdoutTransport:
 _SYSLOG_SEVERITY = {1: 6, 2: 5, 3: 4, 4: 3, 5: 2}
 
 
+_PID = os.getpid()
+
+
 def syslog_message(event: DetectionEvent, *, facility: int, hostname: str) -> bytes:
     """One RFC 5424 message whose MSG is the event in CEF."""
     priority = facility * 8 + _SYSLOG_SEVERITY[severity_of(event)]
     stamp = event.ts.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    header = f"<{priority}>1 {stamp} {hostname} {PRODUCT} {os.getpid()} detection -"
+    header = f"<{priority}>1 {stamp} {hostname} {PRODUCT} {_PID} detection -"
     return f"{header} {cef(event)}".encode()
 
 
@@ -193,14 +198,11 @@ class HecTransport:
     def send(self, events: Sequence[DetectionEvent]) -> None:
         build = FORMATS[self.config.format]
         sourcetype = f"{PRODUCT}:{self.config.format}"
-        body = "".join(
-            json.dumps(
-                {"time": epoch_ms(e.ts) / 1000, "host": self.host, "source": PRODUCT,
-                 "sourcetype": sourcetype, "event": record},
-                separators=(",", ":"),
-            )
+        body = b"".join(
+            orjson.dumps({"time": epoch_ms(e.ts) / 1000, "host": self.host, "source": PRODUCT,
+                          "sourcetype": sourcetype, "event": record})
             for e in events for record in build(e)
-        ).encode()  # fmt: skip
+        )  # fmt: skip
         token = self.config.token.get_secret_value()
         headers = {"Authorization": f"Splunk {token}", "Content-Type": "application/json"}
         post(
@@ -225,7 +227,7 @@ class WebhookTransport:
 
     def send(self, events: Sequence[DetectionEvent]) -> None:
         build = FORMATS[self.config.format]
-        body = json.dumps([r for e in events for r in build(e)], separators=(",", ":")).encode()
+        body = orjson.dumps([r for e in events for r in build(e)])
         headers = {"Content-Type": "application/json"}
         secret = self.config.secret.get_secret_value().encode()
         if secret:
