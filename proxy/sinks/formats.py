@@ -277,37 +277,26 @@ def cef_value(value: object) -> str:
 
 def cef(event: DetectionEvent) -> str:
     """The event as one CEF:0 line (no line break inside it)."""
-    severity = severity_of(event)
-    header = "|".join(
-        cef_header(v)
-        for v in (PRODUCT, PRODUCT, PRODUCT_VERSION, f"ai.{event.action}",
-                  f"AI service use: {event.service_name}")
-    )  # fmt: skip
-    pairs = [(k, str(v)) for k, v in _cef_extension(event) if v is not None]
-    # One search over every value at once: escaping is rarely needed, and a pass per value
-    # was most of the syslog sink's cost.
-    if _VALUE_SPECIAL.search("".join(v for _, v in pairs)) is not None:
-        pairs = [(k, cef_value(v)) for k, v in pairs]
-    extension = " ".join(f"{k}={v}" for k, v in pairs)
-    return f"CEF:0|{header}|{_CEF_SEVERITY[severity]}|{extension}"
-
-
-def _cef_extension(event: DetectionEvent) -> list[tuple[str, object]]:
+    name = cef_header(f"AI service use: {event.service_name}")
+    header = f"CEF:0|{PRODUCT}|{PRODUCT}|{PRODUCT_VERSION}|ai.{cef_header(event.action)}|{name}"
     findings = ";".join(
         f"{f.detector}:{f.severity}:{f.preview}:{f.fingerprint}x{f.count}" for f in event.findings
     )
-    fields: list[tuple[str, object]] = [
-        ("rt", epoch_ms(event.ts)), ("externalId", event.id), ("src", event.client_ip),
-        ("suser", event.user), ("dhost", event.host), ("request", event.path),
-        ("requestMethod", event.method), ("act", event.action), ("out", event.request_bytes),
-        ("in", event.response_bytes), ("cat", event.category), ("reason", event.error),
-    ]  # fmt: skip
-    custom = (
-        ("cs1", "service", event.service_id), ("cs2", "rule", event.rule_id),
-        ("cs3", "dataClasses", event.data_classes), ("cs4", "findings", findings),
-        ("cs5", "evidence", event.evidence),
+    fields = (
+        ("externalId", event.id), ("src", event.client_ip), ("suser", event.user),
+        ("dhost", event.host), ("request", event.path), ("requestMethod", event.method),
+        ("act", event.action), ("cat", event.category), ("reason", event.error),
+        ("cs1Label", "service"), ("cs1", event.service_id),
+        ("cs2Label", "rule" if event.rule_id else None), ("cs2", event.rule_id),
+        ("cs3Label", "dataClasses" if findings else None), ("cs3", event.data_classes or None),
+        ("cs4Label", "findings" if findings else None), ("cs4", findings or None),
+        ("cs5Label", "evidence"), ("cs5", event.evidence),
     )  # fmt: skip
-    for key, label, value in custom:
-        if value:
-            fields += [(f"{key}Label", label), (key, value)]
-    return fields
+    present = [(k, v) for k, v in fields if v]
+    # One search over every value at once: escaping is rarely needed, and a pass per value
+    # was most of the syslog sink's cost.
+    if _VALUE_SPECIAL.search("".join(v for _, v in present)) is not None:
+        present = [(k, cef_value(v)) for k, v in present]
+    extension = " ".join(f"{k}={v}" for k, v in present)
+    numbers = f"rt={epoch_ms(event.ts)} out={event.request_bytes} in={event.response_bytes}"
+    return f"{header}|{_CEF_SEVERITY[severity_of(event)]}|{numbers} {extension}"
