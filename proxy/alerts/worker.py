@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 
+from proxy import metrics
 from proxy.alerts.engine import Alert, AlertMatcher
 from proxy.inventory.events import DetectionEvent
 
@@ -32,8 +33,8 @@ class AlertWorker:
     def submit(self, event: DetectionEvent) -> bool:
         try:
             self._queue.put_nowait(event)
-        except asyncio.QueueFull:
-            log.warning("alert queue full: event %s not checked against the alert rules", event.id)
+        except asyncio.QueueFull:  # counted, not logged: a flood must not flood the logs too
+            metrics.SINK_DROPPED.labels(sink="alerts", kind="alerts").inc()
             return False
         return True
 
