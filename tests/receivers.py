@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import socket
 import socketserver
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
@@ -186,6 +187,7 @@ class SyslogServer:
     """A loopback TCP syslog receiver reading octet-counted frames (RFC 6587), parsing each."""
 
     port: int = 0
+    tls: ssl.SSLContext | None = None  # set: the receiver speaks TLS (RFC 5425)
     messages: list[dict[str, Any]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
@@ -193,6 +195,11 @@ class SyslogServer:
         server = self
 
         class Handler(socketserver.StreamRequestHandler):
+            def setup(self) -> None:
+                if server.tls is not None:
+                    self.request = server.tls.wrap_socket(self.request, server_side=True)
+                super().setup()
+
             def handle(self) -> None:
                 while True:
                     length = b""

@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 import socket
+import ssl
 import stat
 import time
 from collections.abc import Sequence
@@ -22,6 +23,7 @@ from proxy.sinks import delivery
 from proxy.sinks.config import SinkConfig
 from proxy.sinks.delivery import SinkHub, SinkWorker, TeeWriter, emit, spool_path
 from proxy.sinks.transports import open_transport, webhook_signature
+from tests.e2e.upstream import make_test_pki
 from tests.factories import detection_event
 from tests.receivers import HttpCollector, Received, SyslogServer, UdpSyslogServer
 
@@ -148,6 +150,24 @@ def test_syslog_tcp_down_at_first_then_up_gets_everything_in_order(tmp_path: Pat
         e.id for e in events
     ]
     assert receiver.messages[0]["cef"]["extension"]["suser"] == "user0"
+
+
+def test_syslog_tls_verifies_the_receiver_and_delivers(tmp_path: Path) -> None:
+    ca, cert, key = make_test_pki(tmp_path, ["localhost"])
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    sent = [detection_event(1), detection_event(2)]
+    with SyslogServer(tls=context) as receiver:
+        url = receiver.url.replace("tcp://127.0.0.1", "tls://localhost")
+        trusted = open_transport(_config(name="tls", kind="syslog", url=url, ca_file=str(ca)))
+        trusted.send(sent)
+        untrusted = open_transport(_config(name="tls2", kind="syslog", url=url))
+        with pytest.raises(ssl.SSLCertVerificationError):  # never to an unverified receiver
+            untrusted.send([detection_event(3)])
+        receiver.wait_for(2)
+        trusted.close()
+    assert receiver.errors == []
+    assert [m["cef"]["extension"]["externalId"] for m in receiver.messages] == [e.id for e in sent]
 
 
 def test_syslog_udp_sends_one_rfc5424_message_a_datagram(tmp_path: Path) -> None:
