@@ -288,3 +288,12 @@ def test_tee_writer_feeds_the_hub_and_the_writer(tmp_path: Path) -> None:
 
     asyncio.run(scenario())
     assert [e.id for e in seen] == [e.id for e in written]
+
+
+def test_stdout_sink_writes_one_json_record_a_line(
+    capfdbinary: pytest.CaptureFixture[bytes],
+) -> None:
+    transport = open_transport(_config(name="out", kind="stdout", format="ocsf"))
+    transport.send([detection_event(1), detection_event(2, method="GET")])
+    lines = capfdbinary.readouterr().out.splitlines()
+    assert [json.loads(line)["activity_id"] for line in lines] == [6, 3]
