@@ -139,6 +139,7 @@ def test_findings_blocks_and_new_services_alert_once_with_a_link(
     assert card["actions"][0]["url"] == link
     detection = _client(core).get(urlsplit(link).path, headers=AUTH).json()
     assert detection["id"] == leak.id
+    assert _client(core).get("/api/v1/detections/nope", headers=AUTH).status_code == 404
     assert all(SECRET not in r.body.decode() for r in slack.received + teams.received)
 
 
