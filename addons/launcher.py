@@ -27,13 +27,16 @@ from addons.ldapgroups import LdapGroups
 from addons.recorder import Recorder
 from addons.restoration import Restoration
 from addons.rulesreloader import RulesReloader
+from addons.sinkdelivery import SinkDelivery
 from addons.tenantrestriction import TenantRestriction
 from addons.tlsdiscovery import TlsDiscovery
+from proxy.alerts.engine import AlertMatcher
+from proxy.alerts.rules import load_alert_rules
 from proxy.catalog import load_catalog
 from proxy.dlp import config as dlp_config
 from proxy.exposure import refuse_open_relay
 from proxy.reload import RulesWatcher
-from proxy.runtime import CatalogRef, Core, PolicyRef
+from proxy.runtime import CatalogRef, Core, PolicyRef, policy_status
 from proxy.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -47,11 +50,15 @@ def shadowlens_addons(core: Core) -> list[object]:
     """Our addons, in hook order, sharing one catalog and one writer, in two chain entries."""
     settings = core.settings
     rules = settings.rules_dir
-    writer = core.writer()
     catalog = CatalogRef(core.catalog())
     inspection = Inspection(dlp_config.scanner(settings), dlp_config.limits(settings))
     policy = PolicyRef(settings)
     policy.register = _register_at_start(core, policy)
+    matcher = AlertMatcher(
+        load_alert_rules(settings.alerts_file), status_of=policy_status(policy, catalog)
+    )
+    hub = core.sink_hub(matcher)
+    writer = core.writer(hub)
     grants = core.coach_grants()
     pseudonyms = core.pseudonyms()
     live: set[str] = set()  # flows in flight, for the graceful shutdown
@@ -74,10 +81,17 @@ def shadowlens_addons(core: Core) -> list[object]:
             load=policy.load,
             apply=policy.apply,
         ),
+        RulesWatcher(
+            [settings.alerts_file],
+            kind="alerts",
+            load=lambda: load_alert_rules(settings.alerts_file),
+            apply=lambda new: setattr(matcher, "rules", new),
+        ),
     ]
     observers = [
         ClientAllowList(settings.allowed_client_networks),
         Recorder(writer, live=live, grace=settings.shutdown_grace_seconds),
+        SinkDelivery(hub),
         RulesReloader(watchers, interval=settings.rules_reload_seconds),
         TenantRestriction(policy),  # the first request hook: nothing above it can fail
         TlsDiscovery(
@@ -95,7 +109,14 @@ def shadowlens_addons(core: Core) -> list[object]:
         Restoration(pseudonyms),
     ]
     lifecycle = [  # hooks at start and stop only; HeapFreezer's ``running`` comes last
-        BackgroundTasks([core.retention(), core.grant_sync(grants), core.register_sync(policy)]),
+        BackgroundTasks(
+            [
+                core.retention(),
+                core.grant_sync(grants),
+                core.register_sync(policy),
+                core.alert_check(matcher),
+            ]
+        ),
         Announcer(),
         HeapFreezer(),
     ]

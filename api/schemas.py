@@ -306,3 +306,39 @@ class PolicyView(BaseModel):
     tenant_restrictions: list[dict[str, Any]]
     corporate_accounts: dict[str, int] = Field(description="Service id to how many ids are listed.")
     coach_minutes: int
+
+
+class AlertOut(BaseModel):
+    """An alert an alert rule raised, and whether its webhooks took it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    ts: datetime
+    rule_id: str = Field(examples=["high-severity-finding"])
+    kind: str = Field(
+        examples=["finding"],
+        description="finding, action, new_service, upload_volume, review_overdue or no_owner.",
+    )
+    dedupe_key: str = Field(examples=["user=alice,detector=aws-access-key-id"])
+    severity: str = Field(examples=["high"])
+    title: str
+    service_id: str | None = Field(examples=["chatgpt"])
+    user: str | None = Field(examples=["alice"])
+    detection_id: str | None = Field(description="The detection that raised it, if one did.")
+    link: str = Field(description="Where its subject is in the API.")
+    webhooks: list[str] = Field(examples=[["soc"]], description="Webhooks the rule notifies.")
+    status: str = Field(
+        examples=["sent"],
+        description="sent, failed (a webhook never took it) or recorded (no webhook URL set).",
+    )
+
+    @field_validator("webhooks", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        return [w for w in value.split(",") if w] if isinstance(value, str) else value
+
+
+class AlertPage(BaseModel):
+    items: list[AlertOut]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page.")

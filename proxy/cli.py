@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from proxy.alerts.rules import load_alert_rules
 from proxy.catalog import Match, load_shared_hosts
 from proxy.catalog.classify import classify_request
 from proxy.catalog.risk import risk_of
@@ -382,4 +383,6 @@ def cmd_rules_lint(args: argparse.Namespace, settings: Settings) -> int:
         f"{sum(len(s.signatures) for s in services)} request signatures), "
         f"{len(catalog.clients)} clients, {len(shared)} shared hosts"
     )
+    alerts = load_alert_rules(settings.alerts_file)
+    print(f"alert rules ok: {len(alerts.rules)} rules, {len(alerts.webhooks)} webhooks")
     return 0

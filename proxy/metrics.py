@@ -120,3 +120,33 @@ SHUTDOWN_UNFINISHED = Counter(
     "shadowlens_shutdown_unfinished_flows_total",
     "Flows still in flight when the shutdown grace period ran out.",
 )
+SINK_EVENTS = Counter(
+    "shadowlens_sink_events_total",
+    "Events a SIEM sink delivered, by sink.",
+    ["sink", "kind"],
+)
+SINK_RETRIES = Counter(
+    "shadowlens_sink_retries_total",
+    "Deliveries a SIEM sink refused; the events wait in its spool and are tried again.",
+    ["sink", "kind"],
+)
+SINK_DROPPED = Counter(
+    "shadowlens_sink_dropped_total",
+    "Events a SIEM sink lost: its queue or its spool was full.",
+    ["sink", "kind"],
+)
+SINK_SPOOL_BYTES = Gauge(
+    "shadowlens_sink_spool_bytes",
+    "Size of a SIEM sink's spool of undelivered events.",
+    ["sink", "kind"],
+)
+SINK_LAG = Gauge(
+    "shadowlens_sink_lag_seconds",
+    "How far behind a SIEM sink is: event time to delivery, or the oldest event waiting.",
+    ["sink", "kind"],
+)
+ALERTS = Counter(
+    "shadowlens_alerts_total",
+    "Alerts raised by the alert rules, by rule and whether the webhook took them.",
+    ["rule", "status"],
+)

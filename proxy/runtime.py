@@ -7,7 +7,7 @@ import functools
 import logging
 import secrets
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,14 +19,20 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from proxy import metrics
+from proxy.alerts.engine import Alert, AlertMatcher, register_alerts
+from proxy.alerts.store import raise_alerts
+from proxy.alerts.worker import AlertWorker
 from proxy.catalog import HostIndex, load_catalog
+from proxy.catalog.model import Service
 from proxy.dlp.pseudonym import Pseudonyms
 from proxy.errors import RulesError
 from proxy.inventory import governance, store
 from proxy.inventory.db import make_engine, session_factory
 from proxy.inventory.events import DetectionEvent
+from proxy.inventory.governance import list_services
 from proxy.inventory.journal import Journal
 from proxy.inventory.migrate import upgrade
+from proxy.inventory.models import AlertRow
 from proxy.inventory.retention import RetentionDays, purge
 from proxy.inventory.spool import SPOOL_NAME, Spool
 from proxy.inventory.writer import InventoryWriter
@@ -34,8 +40,10 @@ from proxy.keys import configured_or_kept
 from proxy.periodic import PeriodicTask
 from proxy.policy import IdentityResolver, Policy, load_identities, load_policy
 from proxy.policy.coaching import CoachGrants
+from proxy.policy.decide import service_status
 from proxy.policy.model import Conditions, Rule, TenantRestriction
 from proxy.settings import Settings
+from proxy.sinks.delivery import SinkHub, sink_workers
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +111,19 @@ REDACT_ALL = Rule(
     on_inspection_error="block",
     description="every sensitive value is masked before it leaves",
 )
+
+
+def policy_status(policy: PolicyRef, catalog: CatalogRef) -> Callable[[DetectionEvent], str]:
+    """The status in force for an event's service (for the alert rules): the register's,
+    then the policy file's."""
+
+    def status_of(event: DetectionEvent) -> str:
+        service = catalog.current.services.get(event.service_id) or Service(
+            id=event.service_id, name=event.service_name, vendor="", category=event.category
+        )
+        return service_status(policy.current, service, policy.register)
+
+    return status_of
 
 
 def load_catalog_counted(rules_dir: Path) -> HostIndex:
@@ -173,8 +194,11 @@ class Core:
             log.error("inventory refused event %s (%s); dropped", events[0].id, type(exc).__name__)
             return 0
 
-    def writer(self) -> InventoryWriter:
-        """A writer feeding this core's database, sized by the settings, with its spool."""
+    def writer(self, hub: SinkHub | None = None) -> InventoryWriter:
+        """A writer feeding this core's database, sized by the settings, with its spool.
+
+        With a ``hub``, every event submitted also goes to the SIEM sinks and alert rules.
+        """
         settings = self.settings
         spool = self.spool()
         return InventoryWriter(
@@ -184,6 +208,7 @@ class Core:
             flush_seconds=settings.writer_flush_seconds,
             spool=spool,
             journal=self.journal() if spool is not None else None,
+            tee=hub.submit if hub is not None else None,
         )
 
     def journal(self) -> Journal | None:
@@ -264,6 +289,31 @@ class Core:
             then=functools.partial(setattr, policy, "register"),
             enabled=interval > 0,
         )
+
+    def raise_alerts(self, matcher: AlertMatcher, alerts: Sequence[Alert]) -> list[AlertRow]:
+        """De-duplicate, send and record alerts under the rules in force."""
+        self.ensure_schema()
+        return raise_alerts(
+            self.sessions, alerts=alerts, rules=matcher.rules, link_base=self.settings.api_link_base
+        )
+
+    def sink_hub(self, matcher: AlertMatcher) -> SinkHub:
+        """The configured SIEM sinks and the alert rules, each a consumer of every event."""
+        alerts = AlertWorker(matcher, functools.partial(self.raise_alerts, matcher))
+        return SinkHub([*sink_workers(self.settings.sinks, self.settings.data_dir), alerts])
+
+    def alert_check(self, matcher: AlertMatcher) -> PeriodicTask[list[AlertRow]]:
+        """The periodic look at the register: reviews overdue, services without an owner."""
+
+        def check() -> list[AlertRow]:
+            now = datetime.now(UTC)
+            self.ensure_schema()
+            with self.sessions() as session:
+                services = list_services(session, limit=100_000)
+            return self.raise_alerts(matcher, register_alerts(matcher.rules, services, now=now))
+
+        interval = self.settings.alert_check_seconds
+        return PeriodicTask("alert-check", check, interval=interval, enabled=interval > 0)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -13,6 +13,8 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from proxy.sinkconfig import SinkConfig
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -201,6 +203,25 @@ class Settings(BaseSettings):
         description="How deep DLP follows nested content (base64 in JSON, files in multipart).",
     )
 
+    sinks: list[SinkConfig] = Field(
+        default_factory=list,
+        description="SIEM sinks, a JSON list of {name, kind, format, ...} (docs/siem.md).",
+    )
+    alerts_file: Path = Field(
+        default_factory=lambda given: given["rules_dir"] / "alerts.yaml",
+        description="The alert rules and the webhooks they notify.",
+    )
+    alert_check_seconds: float = Field(
+        default=3600.0,
+        ge=0,
+        description="How often overdue reviews and services without an owner are checked (0: off).",
+    )
+    api_base_url: str = Field(
+        default="",
+        description="The API's address as analysts reach it, for links in alerts. "
+        "Empty: http://<api host>:<api port>.",
+    )
+
     @field_validator("trusted_proxies", "proxy_allowed_clients")
     @classmethod
     def _cidrs(cls, value: str) -> str:
@@ -217,7 +238,7 @@ class Settings(BaseSettings):
             raise ValueError(f"only {{dn}} and {{user}} may be filled in ({exc!r})") from exc
         return value
 
-    @field_validator("data_dir", "rules_dir", "policy_file", "identity_file")
+    @field_validator("data_dir", "rules_dir", "policy_file", "identity_file", "alerts_file")
     @classmethod
     def _absolute(cls, value: Path) -> Path:
         return value.expanduser().resolve()
@@ -246,6 +267,11 @@ class Settings(BaseSettings):
     def no_decrypt_set(self) -> frozenset[str]:
         """The do-not-decrypt domains, lower-case."""
         return frozenset(h.strip().lower() for h in self.no_decrypt_hosts.split(",") if h.strip())
+
+    @property
+    def api_link_base(self) -> str:
+        """The API's base URL for links, without a trailing slash."""
+        return (self.api_base_url or f"http://{self.api_host}:{self.api_port}").rstrip("/")
 
     @property
     def confdir(self) -> Path:

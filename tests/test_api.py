@@ -42,6 +42,8 @@ ROUTE_ROLES = {
     ("GET", "/api/v1/reports/iso42001"): "viewer",
     ("GET", "/api/v1/detections"): "analyst",
     ("GET", "/api/v1/detections/export"): "analyst",
+    ("GET", "/api/v1/detections/{detection_id}"): "analyst",
+    ("GET", "/api/v1/alerts"): "analyst",
     ("GET", "/api/v1/findings"): "analyst",
     ("GET", "/api/v1/findings/export"): "analyst",
     ("GET", "/api/v1/users"): "analyst",
@@ -73,13 +75,15 @@ def test_every_api_route_requires_a_valid_token(client: TestClient) -> None:
 
 
 def test_every_api_route_has_a_role_and_enforces_it(client: TestClient, core: Core) -> None:
-    core.record([detection_event(1)])
+    event = detection_event(1)
+    core.record([event])
     assert set(_api_routes(client)) == set(ROUTE_ROLES), "classify every new route here"
     secrets_by_role = role_tokens(core)
     with core.sessions.begin() as session:
         victim = tokens.create_token(session, name="victim", role="viewer", actor="test")[0].id
     for (method, path), needed in ROUTE_ROLES.items():
         url = path.replace("{service_id}", "chatgpt").replace("{token_id}", victim)
+        url = url.replace("{detection_id}", event.id)
         body = {"name": "x", "role": "viewer"} if "tokens" in path else {"notes": "role test"}
         success = 201 if method == "POST" else 200
         for role, secret in secrets_by_role.items():

@@ -16,7 +16,14 @@ import pytest
 from proxy.settings import PROJECT_ROOT
 
 OURS = ("proxy", "addons", "api")
-BASE = {"proxy.errors", "proxy.settings", "proxy.keys", "proxy.metrics", "proxy.periodic"}
+BASE = {
+    "proxy.errors",
+    "proxy.settings",
+    "proxy.sinkconfig",
+    "proxy.keys",
+    "proxy.metrics",
+    "proxy.periodic",
+}
 CORE = BASE | {
     "proxy.rulesfile",
     "proxy.reload",
@@ -26,6 +33,8 @@ CORE = BASE | {
     "proxy.policy",
     "proxy.inventory",
     "proxy.inspection",
+    "proxy.sinks",
+    "proxy.alerts",
     "proxy.runtime",
 }
 # part → the parts it may import. The CLI (every ``cli`` module: the composition root) is the
@@ -33,7 +42,8 @@ CORE = BASE | {
 ALLOWED: dict[str, set[str]] = {
     "proxy": set(),  # the package's own __init__
     "proxy.errors": set(),
-    "proxy.settings": set(),
+    "proxy.settings": {"proxy.sinkconfig"},
+    "proxy.sinkconfig": set(),
     "proxy.keys": set(),
     "proxy.metrics": set(),
     "proxy.periodic": set(),
@@ -46,11 +56,14 @@ ALLOWED: dict[str, set[str]] = {
                      "proxy.rulesfile"},
     "proxy.inventory": {"proxy.catalog", "proxy.errors", "proxy.metrics", "proxy.settings"},
     "proxy.inspection": {"proxy.dlp", "proxy.inventory"},
+    "proxy.sinks": {"proxy.inventory", "proxy.metrics", "proxy.sinkconfig"},
+    "proxy.alerts": {"proxy.inventory", "proxy.sinks", "proxy.rulesfile", "proxy.errors",
+                     "proxy.metrics"},
     "proxy.runtime": CORE - {"proxy.runtime"},
     "proxy.cli": CORE | {"addons", "api"},
     "addons": CORE,
     "api": {"proxy.catalog", "proxy.errors", "proxy.inventory", "proxy.policy", "proxy.metrics",
-            "proxy.settings"},
+            "proxy.settings", "proxy.alerts"},
 }  # fmt: skip
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.responses import StreamingResponse
 
 from api.deps import SessionDep, aware, require
@@ -19,6 +19,7 @@ from api.exporting import (
 )
 from api.schemas import DetectionOut, DetectionPage, ErrorBody
 from proxy.inventory import exports, store
+from proxy.inventory.models import Detection
 
 router = APIRouter(
     prefix="/detections",
@@ -94,3 +95,16 @@ def export_detections(
     """Every detection matching the filters, newest first, streamed as CSV or NDJSON."""
     chunks = exports.export_detections(request.app.state.sessions, filters=filters, fmt=format)
     return export_response(chunks, fmt=format, name="detections")
+
+
+@router.get(
+    "/{detection_id}",
+    response_model=DetectionOut,
+    responses={404: {"model": ErrorBody, "description": "No detection with this id."}},
+)
+def get_detection(session: SessionDep, detection_id: str) -> DetectionOut:
+    """One detection by its id: the target of the links in alerts."""
+    row = session.get(Detection, detection_id)
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such detection")
+    return DetectionOut.model_validate(row)

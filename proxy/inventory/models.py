@@ -278,3 +278,24 @@ class UserRollup(Base):
     user: Mapped[str] = mapped_column(String(255), primary_key=True)
     requests: Mapped[int] = mapped_column(BigInteger, default=0)
     bytes_up: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class AlertRow(Base):
+    """An alert an alert rule raised: when, why, about what, and whether its webhooks took it."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (Index("ix_alerts_rule_key_ts", "rule_id", "dedupe_key", "ts"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ts: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    rule_id: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(32))
+    dedupe_key: Mapped[str] = mapped_column(String(600))
+    severity: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(Text)
+    service_id: Mapped[str | None] = mapped_column(String(255))
+    user: Mapped[str | None] = mapped_column(String(255))
+    detection_id: Mapped[str | None] = mapped_column(String(32))
+    link: Mapped[str] = mapped_column(Text)
+    webhooks: Mapped[str] = mapped_column(String(500))  # comma-separated names
+    status: Mapped[str] = mapped_column(String(16))  # sent, failed or recorded (no webhook url)

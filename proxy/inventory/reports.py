@@ -1,4 +1,5 @@
-"""Summaries from the rollups, top users, and the ISO/IEC 42001 evidence report.
+"""Summaries from the rollups, top users, and the ISO/IEC 42001 evidence report (with its
+ISO/IEC 27001:2022 Annex A mapping).
 
 Summaries read ``rollups_service_hourly``, ``rollups_user_daily`` and
 ``finding_rollups_hourly``, never the raw detections, so their cost grows with hours x
@@ -22,6 +23,7 @@ from proxy.catalog import HostIndex
 from proxy.inventory.aggregates import day_of, hour_of
 from proxy.inventory.governance import ServiceRecord, list_services
 from proxy.inventory.models import (
+    AlertRow,
     Detection,
     FindingRollup,
     FindingRow,
@@ -218,7 +220,9 @@ DISCLAIMER = (
     "This report collects evidence an organisation can use for its ISO/IEC 42001 AI management "
     "system. It is not a certification, an audit opinion or a statement of conformity: only "
     "an accredited certification body can certify, and most requirements (policy, leadership, "
-    "objectives, impact assessment, improvement) are met by the organisation, not by a proxy."
+    "objectives, impact assessment, improvement) are met by the organisation, not by a proxy. "
+    "Its mapping to ISO/IEC 27001:2022 Annex A controls is likewise evidence for an "
+    "information security management system, never a statement that a control is in place."
 )
 
 
@@ -282,6 +286,88 @@ def _controls(services: Sequence[ServiceRecord], s: Summary, incidents: int) -> 
             "Each service's vendor, category and published data-handling facts (training on "
             "inputs, retention, certifications) feed its risk score.",
             "Contracts, supplier assessments and agreed responsibilities with each vendor.",
+        ),
+    ]  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence27001:
+    """What the period holds for the ISO/IEC 27001 mapping."""
+
+    services: int
+    sanctioned: int
+    owned: int
+    summary: Summary
+    incidents: int
+    alerts: int
+
+
+def _iso27001_controls(e: Evidence27001) -> list[Control]:
+    s = e.summary
+    return [
+        Control(
+            "A.5.9", "Inventory of information and other associated assets", "partial",
+            f"{e.services} AI services used by the organisation, with first/last seen, users, "
+            f"volumes and data categories; {e.owned} with a named owner.",
+            "Every other asset; AI used outside the proxy's path.",
+        ),
+        Control(
+            "A.5.10", "Acceptable use of information and other associated assets", "partial",
+            f"The AI use policy is enforced on traffic: {s.blocked} flows blocked and "
+            f"{s.redacted} uploads redacted this period, each with the rule that decided.",
+            "The acceptable-use rules themselves and how people are made aware of them.",
+        ),
+        Control(
+            "A.5.23", "Information security for use of cloud services", "partial",
+            f"Which cloud AI services are in use and by whom; {e.sanctioned} marked sanctioned, "
+            "with status, justification, risk and review dates; tenant restrictions enforced.",
+            "Supplier agreements, the cloud services' own security, exit strategies.",
+        ),
+        Control(
+            "A.8.12", "Data leakage prevention", "evidence",
+            f"{s.findings} sensitive values found in uploads to AI services this period, "
+            "stored as masked previews and keyed fingerprints; redaction and blocking by policy.",
+            "Other channels (e-mail, removable media, other web uploads); traffic not "
+            "decrypted or not through the proxy.",
+        ),
+        Control(
+            "A.8.15", "Logging", "evidence",
+            f"{s.requests} AI requests logged this period by service, user and action; an "
+            "append-only audit log of governance changes; delivery to the SIEM's own format.",
+            "Logs of every other system; protection of the logs once in the SIEM.",
+        ),
+        Control(
+            "A.8.16", "Monitoring activities", "partial",
+            f"AI traffic monitored continuously; {e.alerts} alerts raised this period by the "
+            "alert rules (findings, blocks, new services, upload volume, overdue reviews).",
+            "Monitoring of networks, systems and applications other than AI use; baselines.",
+        ),
+        Control(
+            "A.5.24", "Incident management planning and preparation", "none",
+            "Alert rules route AI-related events to the SOC's webhooks and SIEM.",
+            "The incident management plan, its roles and procedures.",
+        ),
+        Control(
+            "A.5.25", "Assessment and decision on information security events", "partial",
+            f"{e.incidents} events this period that may be incidents (blocks, high and "
+            "critical findings), each with its severity and evidence, listed below.",
+            "The assessment and the decision, made by people.",
+        ),
+        Control(
+            "A.5.26", "Response to information security incidents", "partial",
+            "The policy contains AI data leaks as they happen (redact, block, coach).",
+            "The response process, escalation and communication.",
+        ),
+        Control(
+            "A.5.27", "Learning from information security incidents", "none",
+            "The incident history below, as input to lessons learned.",
+            "Analysis, lessons learned and the improvements made.",
+        ),
+        Control(
+            "A.5.28", "Collection of evidence", "partial",
+            "Detections and findings with unique ids and times, the audit log, alert records; "
+            "no bodies or secrets are kept.",
+            "Forensic procedures, chain of custody, tamper evidence of the records.",
         ),
     ]  # fmt: skip
 
@@ -355,6 +441,19 @@ def iso42001(
         "period": {"since": since.isoformat(), "until": until.isoformat()},
         "generated_at": now.isoformat(),
         "controls": [asdict(c) for c in _controls(services, period, len(incidents))],
+        "iso27001_controls": [
+            asdict(c)
+            for c in _iso27001_controls(
+                Evidence27001(
+                    services=len(services),
+                    sanctioned=sum(r.status == "sanctioned" for r in services),
+                    owned=sum(r.owner is not None for r in services),
+                    summary=period,
+                    incidents=len(incidents),
+                    alerts=_alerts_in(session, since=since, until=until),
+                )
+            )
+        ],
         "inventory": [brief(r) for r in services],
         "risk_register": [
             {
@@ -383,6 +482,11 @@ def iso42001(
     }
 
 
+def _alerts_in(session: Session, *, since: datetime, until: datetime) -> int:
+    query = select(func.count()).where(AlertRow.ts >= since, AlertRow.ts < until)
+    return session.scalar(query.select_from(AlertRow)) or 0
+
+
 def iso42001_markdown(report: dict[str, Any]) -> str:
     """The report as Markdown, for people."""
     period = report["period"]
@@ -401,6 +505,17 @@ def iso42001_markdown(report: dict[str, Any]) -> str:
     lines += [
         f"| {c['ref']} | {c['title']} | {c['coverage']} | {c['evidence']} | {c['not_covered']} |"
         for c in report["controls"]
+    ]
+    lines += [
+        "",
+        "## ISO/IEC 27001:2022 Annex A",
+        "",
+        "| control | topic | coverage | evidence held | not covered by shadowlens |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    lines += [
+        f"| {c['ref']} | {c['title']} | {c['coverage']} | {c['evidence']} | {c['not_covered']} |"
+        for c in report["iso27001_controls"]
     ]
     lines += ["", "## Needs attention", ""]
     for key, title in (
@@ -456,6 +571,9 @@ def iso42001_csv(report: dict[str, Any]) -> str:
     for c in report["controls"]:
         writer.writerow(["control", c["ref"], c["title"], c["coverage"], c["evidence"]])
         writer.writerow(["not_covered", c["ref"], c["title"], "", c["not_covered"]])
+    for c in report["iso27001_controls"]:
+        writer.writerow(["iso27001", c["ref"], c["title"], c["coverage"], c["evidence"]])
+        writer.writerow(["iso27001_not_covered", c["ref"], c["title"], "", c["not_covered"]])
     for s in report["inventory"]:
         writer.writerow(
             ["inventory", s["id"], s["name"], s["status"],

@@ -45,10 +45,12 @@ class InventoryWriter:
         flush_seconds: float,
         spool: Spool | None = None,
         journal: Journal | None = None,
+        tee: Callable[[DetectionEvent], object] | None = None,
     ) -> None:
         if journal is not None and spool is None:
             raise ValueError("the journal is replayed through the spool: it needs one")
         self._sink = sink
+        self._tee = tee  # also handed every event submitted: the SIEM sinks and alert rules
         self._spool = spool
         self._journal = journal
         self._journaled: dict[str, Segment] = {}  # queued event id → the segment holding it
@@ -74,6 +76,11 @@ class InventoryWriter:
 
     def submit(self, event: DetectionEvent) -> bool:
         """Queue an event without blocking; count and drop it when the queue is full."""
+        if self._tee is not None:
+            self._tee(event)
+        return self._put(event)
+
+    def _put(self, event: DetectionEvent) -> bool:
         try:
             self._queue.put_nowait(event)
         except asyncio.QueueFull:
@@ -92,8 +99,10 @@ class InventoryWriter:
         is queued all the same: the answer is never held back by it.
         """
         journal = self._journal
+        if self._tee is not None:
+            self._tee(event)
         if journal is None:
-            self.submit(event)
+            self._put(event)
             return None
         if not journal.sync:
             self._queue_journaled([event], self._append(journal, [event]))
@@ -130,12 +139,12 @@ class InventoryWriter:
     def _queue_journaled(self, events: list[DetectionEvent], segment: Segment | None) -> None:
         if segment is None:
             for event in events:
-                self.submit(event)
+                self._put(event)
             return
         # An event the queue drops stays outstanding: its segment is kept for the next start.
         segment.outstanding += len(events)
         for event in events:
-            if self.submit(event):
+            if self._put(event):
                 self._journaled[event.id] = segment
 
     def _release(self, batch: list[DetectionEvent]) -> None:
