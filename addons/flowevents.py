@@ -8,6 +8,7 @@ from mitmproxy import http
 
 from addons.flowmeta import ACTION, DECISION, IDENTITY, REPORT, TENANT
 from proxy.catalog import Match
+from proxy.dlp.webapps import conversation_id
 from proxy.inspection import finding_records
 from proxy.inventory.events import DetectionEvent
 
@@ -58,6 +59,7 @@ def detection_event(flow: http.HTTPFlow, match: Match, **overrides: object) -> D
         groups=",".join(sorted(identity.groups))[:255] if identity else "",
         tenant_restricted=bool(flow.metadata.get(TENANT)),
         findings=finding_records(report.findings) if report else (),
+        conversation=conversation_id(request_path(request), report),
     )
     for name, value in overrides.items():
         setattr(event, name, value)
