@@ -144,6 +144,8 @@ _PROMPT_POINTER = re.compile(
 
 
 QUICK_BYTES = 4096  # a body this small and plain scans in tens of µs (see quick_to_scan)
+# The base64 (standard, URL-safe, percent-encoded) of a PNG, JPEG or WebP/RIFF file's start.
+_BASE64_IMAGE = re.compile(rb"iVBORw0KGgo|/9j/|_9j_|%2F9j%2F|UklGR")
 
 
 def is_prompt_location(location: str) -> bool:
@@ -674,10 +676,11 @@ def _decode_layers(
 def quick_to_scan(body: bytes, *, content_type: str | None, content_encoding: str | None) -> bool:
     """Whether :func:`inspect_body` of ``body`` is bounded by its size, a few µs a KiB.
 
-    True for a small JSON, text or form body without Content-Encoding. A compressed body, or
-    a few KiB of multipart, ZIP or PDF, may inflate up to the decoding cap.
+    True for a small JSON, text or form body without Content-Encoding and without a base64
+    image in it. A compressed body, or a few KiB of multipart, ZIP or PDF, may inflate up to
+    the decoding cap; an image is read with OCR, which takes seconds.
     """
-    if len(body) > QUICK_BYTES or _encodings(content_encoding):
+    if len(body) > QUICK_BYTES or _encodings(content_encoding) or _BASE64_IMAGE.search(body):
         return False
     media, _ = _media_type(content_type)
     return _kind(media, "", body) in ("json", "text", "form")

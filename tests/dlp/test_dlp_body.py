@@ -445,6 +445,12 @@ def test_pdf_upload_text_is_scanned_and_masked(scanner: Scanner) -> None:
 @pytest.mark.parametrize(
     ("body", "content_type", "encoding", "quick"),
     [
+        (
+            b'{"image": "data:image/png;base64,iVBORw0KGgoAAAANSUhEUg=="}',
+            "application/json",
+            None,
+            False,
+        ),  # OCR takes seconds: not on the event loop
         (b'{"prompt": "hi"}', "application/json", None, True),
         (b"a=1&b=2", "application/x-www-form-urlencoded", "identity", True),
         (b"%PDF-1.7 ...", "text/plain", None, False),  # a PDF whatever its label
