@@ -8,6 +8,7 @@ from mitmproxy import http
 
 from addons.flowstate import FlowState, state_of
 from proxy.catalog import Match
+from proxy.dlp.webapps import conversation_id
 from proxy.inspection import finding_records
 from proxy.inventory.events import DetectionEvent
 from proxy.policy import Identity, IdentityResolver
@@ -73,6 +74,7 @@ def detection_event(flow: http.HTTPFlow, match: Match, **overrides: object) -> D
         findings=finding_records(
             [f for r in (report, *state.query_reports.values()) if r for f in r.findings]
         ),
+        conversation=conversation_id(request_path(request), report),
     )
     for name, value in overrides.items():
         setattr(event, name, value)

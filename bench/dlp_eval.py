@@ -5,6 +5,8 @@
    gold span of the same entity type.
 2. Secrets on a generated corpus: a value for every secret detector in code, prose and JSON
    contexts, plus hard negatives (UUIDs, hashes, placeholders, base64 images, minified JS).
+3. Secrets by family (``bench/secret_families.py``): values built from each token format in
+   .env, YAML, JSON, TOML, curl, shell history, code and prose, with hard negatives per family.
 
 Usage: .venv/bin/python bench/dlp_eval.py [--engine hyperscan|python] [--json]
 """
@@ -21,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dlp_corpus import RULES_DIR, secrets_corpus
+from secret_families import corpus as family_corpus
 
 from proxy.dlp import load_scanner
 
@@ -115,6 +118,38 @@ def eval_secrets(engine: str) -> dict[str, float]:
     }
 
 
+def eval_families(engine: str) -> dict[str, dict[str, float]]:
+    """Per family: recall on positives, precision of secret findings, negatives flagged."""
+    scanner = load_scanner(RULES_DIR, fingerprint_key=b"eval", engine=engine)
+    rows: dict[str, Counter[str]] = defaultdict(Counter)
+    for s in family_corpus():
+        row = rows[s.family]
+        hits = [f for f in scanner.scan(s.text) if f.category == "secret"]
+        if s.positive:
+            good = [f for f in hits if _overlaps((f.start, f.end), (s.start, s.end))]
+            row["positives"] += 1
+            row["found"] += bool(good)
+            row["tp"] += len(good)
+            row["fp"] += len(hits) - len(good)
+        else:
+            row["negatives"] += 1
+            row["flagged"] += bool(hits)
+            row["fp"] += len(hits)
+    rows["all"] = sum(rows.values(), Counter())
+    return {name: _family_row(row) for name, row in rows.items()}
+
+
+def _family_row(row: Counter[str]) -> dict[str, float]:
+    found = row["tp"] + row["fp"]
+    return {
+        "positives": row["positives"],
+        "negatives": row["negatives"],
+        "recall": row["found"] / row["positives"] if row["positives"] else 1.0,
+        "precision": row["tp"] / found if found else 1.0,
+        "negatives_flagged": row["flagged"] / row["negatives"] if row["negatives"] else 0.0,
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--engine", default="auto")
@@ -122,8 +157,9 @@ def main() -> int:
     args = parser.parse_args()
     pii = eval_pii(args.engine)
     secrets = eval_secrets(args.engine)
+    families = eval_families(args.engine)
     if args.json:
-        print(json.dumps({"pii": pii, "secrets": secrets}, indent=2))
+        print(json.dumps({"pii": pii, "secrets": secrets, "families": families}, indent=2))
         return 0
     print("| Entity | Gold | shadowlens P / R | Presidio (pattern) P / R |")
     print("|---|---:|---:|---:|")
@@ -141,6 +177,14 @@ def main() -> int:
         f"false positives on hard negatives {secrets['negative_false_positives']} "
         f"{secrets['fp_by_kind']}"
     )
+    print()
+    print("| Family | Positives | Recall | Precision | Negatives | Negatives flagged |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for name, row in sorted(families.items(), key=lambda item: item[0] == "all"):
+        print(
+            f"| {name} | {row['positives']} | {row['recall']:.2f} | {row['precision']:.2f} "
+            f"| {row['negatives']} | {row['negatives_flagged']:.2f} |"
+        )
     return 0
 
 

@@ -85,6 +85,11 @@ DLP_FAILURES = Counter(
     "Uploads that could not be fully inspected or redacted, by reason; see the action taken.",
     ["reason"],
 )
+DLP_OCR_SKIPPED = Counter(
+    "shadowlens_dlp_ocr_skipped_total",
+    "Images in uploads that DLP did not OCR, by reason.",
+    ["reason"],
+)
 DECISIONS = Counter(
     "shadowlens_policy_decisions_total",
     "Policy decisions on flows to AI services, by action and whether it was enforced.",

@@ -202,6 +202,21 @@ class Settings(BaseSettings):
         le=10,
         description="How deep DLP follows nested content (base64 in JSON, files in multipart).",
     )
+    dlp_ocr: bool = Field(
+        default=True,
+        description="Read text in uploaded images (PNG, JPEG, WebP) with tesseract, if installed.",
+    )
+    dlp_ocr_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        le=120,
+        description="Seconds tesseract may take for one image; past it the image is not read.",
+    )
+    dlp_ocr_max_pixels: int = Field(
+        default=25_000_000,
+        ge=1,
+        description="Largest image (width x height) DLP reads with OCR; larger ones are skipped.",
+    )
 
     sinks: list[SinkConfig] = Field(
         default_factory=list,

@@ -14,25 +14,34 @@ from __future__ import annotations
 import base64
 import binascii
 import codecs
-import html
 import io
 import logging
 import re
-import zipfile
 import zlib
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 from urllib.parse import quote_plus, unquote, unquote_plus
 
 import brotli
-import pypdf
 import zstandard
 
+from proxy.dlp.documents import (
+    RedactionError,
+    TooBigError,
+    ZipFormat,
+    masked_pdf,
+    masked_zip,
+    pdf_text,
+    zip_format,
+    zip_text,
+)
 from proxy.dlp.jsonpos import JsonPositionError, StringValue, replace_strings, string_values
 from proxy.dlp.model import BodyReport, DlpLimits, Finding
-from proxy.dlp.redact import Replacement, mask_label, merged_spans, redact_text
+from proxy.dlp.ocr import image_kind, ocr_text
+from proxy.dlp.redact import Replacement, mask_label, redact_text
+from proxy.dlp.webapps import CONVERSATION_POINTERS, valid_conversation
 
 if TYPE_CHECKING:  # typing only, without an import cycle at runtime
     from proxy.dlp.engine import Scanner
@@ -128,19 +137,15 @@ _PROMPT_POINTER = re.compile(
       |/system(?:/\d+/text)?|/system_instruction/parts/\d+/text|/systemInstruction/parts/\d+/text
       |/prompt(?:/\d+)?|/input(?:/\d+(?:/content(?:/\d+/text)?)?)?|/instructions|/query|/question|/text
       |/inputs|/messages/\d+/parts/\d+/text
+      |form:f\.req/1/0/0                                                        # Gemini web
     )$""",
     re.VERBOSE,
 )
 
 
-DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-DOCX_BODY = "word/document.xml"
 QUICK_BYTES = 4096  # a body this small and plain scans in tens of µs (see quick_to_scan)
-_DOCX_TEXT = re.compile(r"<w:t(?:\s[^>]*)?>([^<]*)</w:t>|</w:p>|<w:tab/>|<w:br/>")
-
-
-class RedactionError(ValueError):
-    """The body cannot be redacted exactly (it was not scanned in full)."""
+# The base64 (standard, URL-safe, percent-encoded) of a PNG, JPEG or WebP/RIFF file's start.
+_BASE64_IMAGE = re.compile(rb"iVBORw0KGgo|/9j/|_9j_|%2F9j%2F|UklGR")
 
 
 def is_prompt_location(location: str) -> bool:
@@ -254,21 +259,18 @@ def _kind(media: str, filename: str, data: bytes) -> str:
     # By content too: a name or type that hides a document must not hide it from the scan.
     if ext == ".pdf" or media == "application/pdf" or data.startswith(b"%PDF-"):
         return "pdf"
-    if ext == ".docx" or media == DOCX_TYPE or _is_docx(data):
-        return "docx"
+    if zip_format(media, ext, data) is not None:
+        return "office"
     if media.startswith("text/") or ext in TEXT_EXTENSIONS:
         return "text"
+    if image_kind(data):
+        return "image"
     if media.startswith(("image/", "audio/", "video/", "font/")) or looks_binary(data):
         return "binary"
     head = data.lstrip()[:1]
     if head in (b"{", b"["):
         return "json"
     return "text"
-
-
-def _is_docx(data: bytes) -> bool:
-    """A ZIP archive holding a Word document's main part."""
-    return data.startswith(b"PK\x03\x04") and DOCX_BODY.encode() in data
 
 
 def _content(
@@ -291,10 +293,15 @@ def _content(
     if kind == "binary":
         walk.report.flags.append(f"binary:{location}")
         return data
-    if kind == "docx":
-        return _document(walk, data, location, "docx", docx_text)
+    if kind == "image":
+        return _image(walk, data, location)
+    if kind == "office":
+        ext = ("." + filename.rsplit(".", 1)[-1].lower()) if "." in filename else ""
+        fmt = zip_format(media, ext, data)
+        assert fmt is not None
+        return _document(walk, data, location, fmt)
     if kind == "pdf":
-        return _document(walk, data, location, "pdf", pdf_text)
+        return _document(walk, data, location, None)
     charset = _charset(params)
     text = _decode_text(data, charset)
     if kind == "form":
@@ -306,141 +313,22 @@ def _content(
     return _encode_text(new, charset) if walk.redacting and new is not text else data
 
 
-def docx_text(data: bytes, max_bytes: int) -> str | None:
-    """The text of a Word document's body (word/document.xml), or None if it is no DOCX.
-
-    Raises ``_TooBigError`` when the XML is larger than ``max_bytes`` (a zip bomb).
-    """
-    xml = _docx_xml(data, max_bytes)
-    return None if xml is None else "".join(piece for _, piece in _docx_pieces(xml))
-
-
-def _docx_xml(data: bytes, max_bytes: int) -> str | None:
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            info = archive.getinfo(DOCX_BODY)
-            if info.file_size > max_bytes:
-                raise _TooBigError(b"")
-            with archive.open(info) as fh:
-                xml = fh.read(max_bytes + 1)
-    except (KeyError, zipfile.BadZipFile, OSError, EOFError, NotImplementedError, zlib.error):
-        return None
-    if len(xml) > max_bytes:
-        raise _TooBigError(b"")
-    return xml.decode("utf-8", "replace")
-
-
-def _docx_pieces(xml: str) -> Iterator[tuple[re.Match[str], str]]:
-    """Each text-bearing element of the body and the text it adds, in reading order."""
-    for match in _DOCX_TEXT.finditer(xml):
-        if match.group(1) is not None:
-            yield match, html.unescape(match.group(1))
-        else:
-            yield match, "\t" if match.group(0) == "<w:tab/>" else "\n"
-
-
-def _masked_docx(data: bytes, findings: Sequence[Finding], max_bytes: int) -> bytes:
-    """The Word document with each finding masked in the text runs that hold it.
-
-    A value split over several runs gets its label in the first and empties the others;
-    every other part of the archive is carried over unchanged.
-    """
-    try:
-        xml = _docx_xml(data, max_bytes)
-    except _TooBigError:
-        xml = None
-    if xml is None:
-        raise RedactionError("the Word document no longer reads as it did when scanned")
-    pieces = list(_docx_pieces(xml))
-    spans = merged_spans(findings, sum(len(piece) for _, piece in pieces))
-    labelled: set[int] = set()
-    out: list[str] = []
-    pos = offset = 0
-    for match, piece in pieces:
-        if match.group(1) is not None:
-            new = _masked_run(piece, offset, spans, labelled)
-            if new != piece:
-                out += [xml[pos : match.start(1)], html.escape(new, quote=False)]
-                pos = match.end(1)
-        offset += len(piece)
-    out.append(xml[pos:])
-    return _replaced_in_zip(data, DOCX_BODY, "".join(out).encode("utf-8"), max_bytes)
-
-
-def _masked_run(
-    text: str, offset: int, spans: list[tuple[int, int, str]], labelled: set[int]
-) -> str:
-    """``text`` (starting at ``offset`` in the document) with the spans it holds masked."""
-    parts: list[str] = []
-    pos = 0
-    for index, (start, end, label) in enumerate(spans):
-        local_start, local_end = max(start - offset, 0), min(end - offset, len(text))
-        if local_start >= local_end:
-            continue
-        parts.append(text[pos:local_start])
-        if index not in labelled:
-            labelled.add(index)
-            parts.append(mask_label(label))
-        pos = local_end
-    return "".join(parts) + text[pos:] if parts else text
-
-
-def _replaced_in_zip(data: bytes, name: str, content: bytes, max_bytes: int) -> bytes:
-    """The ZIP archive with one member's content replaced, the others copied as they were."""
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as source:
-            members = source.infolist()
-            if sum(m.file_size for m in members) > max_bytes:
-                raise RedactionError("the document is too large to rewrite; it cannot be redacted")
-            out = io.BytesIO()
-            with zipfile.ZipFile(out, "w") as target:
-                for member in members:
-                    copy = zipfile.ZipInfo(member.filename, date_time=member.date_time)
-                    copy.compress_type = member.compress_type
-                    copy.external_attr = member.external_attr
-                    target.writestr(
-                        copy, content if member.filename == name else source.read(member)
-                    )
-    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, zlib.error) as exc:
-        raise RedactionError("the document could not be rewritten") from exc
-    return out.getvalue()
-
-
-def pdf_text(data: bytes, max_chars: int, max_pages: int = 1000) -> str | None:
-    """The text of a PDF's pages, or None if it is no readable PDF.
-
-    Raises ``_TooBigError`` past ``max_chars`` of text or ``max_pages`` pages.
-    """
-    try:
-        reader = pypdf.PdfReader(io.BytesIO(data))
-        if len(reader.pages) > max_pages:
-            raise _TooBigError(b"")
-        parts: list[str] = []
-        size = 0
-        for page in reader.pages:
-            text = page.extract_text() or ""
-            size += len(text)
-            if size > max_chars:
-                raise _TooBigError(b"")
-            parts.append(text)
-    except _TooBigError:
-        raise
-    except Exception:  # pypdf raises many kinds on a malformed file; all mean "unreadable"
-        return None
-    return "\n".join(parts)
-
-
-def _document(
-    walk: _Walk, data: bytes, location: str, kind: str, extract: Callable[[bytes, int], str | None]
-) -> bytes:
-    """Scan a document's text (``kind`` is docx or pdf). Findings in a Word document are
-    masked in its text runs; a PDF cannot be rewritten, so redacting one raises and the
-    caller blocks instead."""
+def _document(walk: _Walk, data: bytes, location: str, fmt: ZipFormat | None) -> bytes:
+    """Scan a document's text (``fmt`` None for a PDF); in redaction mode mask it."""
+    kind = fmt.kind if fmt else "pdf"
     if walk.masks is not None:
-        return _masked_document(walk, data, location, kind)
+        found = walk.masks.get(walk.unique(location))  # the name the scan's walk.text gave it
+        if not found:
+            return data
+        if fmt is None:
+            return masked_pdf(data, found, walk.limits.max_decoded_bytes)
+        return masked_zip(data, fmt, found, walk.limits.max_decoded_bytes)
     try:
-        text = extract(data, walk.limits.max_decoded_bytes)
-    except _TooBigError:
+        if fmt is None:
+            text = pdf_text(data, walk.limits.max_decoded_bytes)
+        else:
+            text = zip_text(data, fmt, walk.limits.max_decoded_bytes)
+    except TooBigError:
         walk.limit("dlp-decompression-bomb", location, "high")
         return data
     if text is None:
@@ -452,17 +340,23 @@ def _document(
     return data
 
 
-def _masked_document(walk: _Walk, data: bytes, location: str, kind: str) -> bytes:
-    assert walk.masks is not None
-    found = walk.masks.get(walk.unique(location))  # the name the scan's walk.text gave it
-    if not found:
+def _image(walk: _Walk, data: bytes, location: str) -> bytes:
+    """OCR an image and scan its text; text found in an image cannot be masked."""
+    if walk.masks is not None:
+        if walk.masks.get(walk.unique(location)):
+            raise RedactionError(f"text read in an image ({location or 'body'}) cannot be masked")
         return data
-    if kind != "docx":
-        raise RedactionError(f"findings in a {_DOCUMENT_NAMES[kind]} ({location or 'body'})")
-    return _masked_docx(data, found, walk.limits.max_decoded_bytes)
-
-
-_DOCUMENT_NAMES = {"docx": "Word document", "pdf": "PDF document"}
+    walk.report.flags.append(f"binary:{location}")
+    if not walk.limits.ocr:
+        return data
+    limits = walk.limits
+    text, reason = ocr_text(data, timeout=limits.ocr_timeout, max_pixels=limits.ocr_max_pixels)
+    if text is None:
+        walk.report.flags.append(f"ocr-skipped:{reason}:{location}")
+        return data
+    walk.report.flags.append(f"image:{location}")
+    walk.text(text, location)
+    return data
 
 
 def _json(walk: _Walk, text: str, location: str, depth: int) -> str:
@@ -471,14 +365,49 @@ def _json(walk: _Walk, text: str, location: str, depth: int) -> str:
     except JsonPositionError:
         walk.report.flags.append(f"malformed-json:{location or '/'}")
         return walk.text(text, location)
+    return _json_values(walk, text, values, location, depth)
+
+
+def _json_values(
+    walk: _Walk,
+    text: str,
+    values: list[StringValue],
+    location: str,
+    depth: int,
+    *,
+    nested: bool = False,
+) -> str:
+    """Walk a JSON text's string values; ``nested`` ones that hold JSON are walked as JSON."""
     replacements: list[tuple[StringValue, str]] = []
     for item in values:
-        new = _string(walk, item.value, location + item.pointer, depth)
+        pointer = location + item.pointer
+        if pointer in CONVERSATION_POINTERS and not walk.redacting:
+            walk.report.conversation = valid_conversation(item.value)
+        if nested:
+            new = _form_value(walk, item.value, pointer, depth)
+        else:
+            new = _string(walk, item.value, pointer, depth)
         if new is not item.value and new != item.value:
             replacements.append((item, new))
     if walk.redacting and replacements:
         return replace_strings(text, iter(replacements))
     return text
+
+
+def _form_value(walk: _Walk, value: str, location: str, depth: int) -> str:
+    """A form field's value: JSON text is walked as JSON, strings in it too (Gemini's
+    ``f.req`` is JSON in a JSON string in a form field)."""
+    if value[:1] in ("[", "{") and value[-1:] in ("]", "}"):
+        try:
+            values = string_values(value)
+        except JsonPositionError:
+            values = None
+        if values is not None:
+            if depth >= walk.limits.max_depth:
+                walk.limit("dlp-depth-limit", location)
+                return walk.text(value, location)
+            return _json_values(walk, value, values, location, depth + 1, nested=True)
+    return _string(walk, value, location, depth)
 
 
 def _string(walk: _Walk, value: str, location: str, depth: int) -> str:
@@ -487,7 +416,7 @@ def _string(walk: _Walk, value: str, location: str, depth: int) -> str:
         decoded = _base64_content(value)
         if decoded is not None:
             prefix, media, raw = decoded
-            if looks_binary(raw):
+            if looks_binary(raw) and not image_kind(raw):
                 walk.report.flags.append(f"binary:base64:{location}")
                 return value
             if depth >= walk.limits.max_depth:
@@ -536,7 +465,7 @@ def _form(walk: _Walk, text: str, location: str, depth: int) -> str:
         name = unquote_plus(name_raw, errors="surrogateescape")
         value = unquote_plus(value_raw, errors="surrogateescape")
         loc = f"{location}form:{name}"
-        new = _string(walk, value, loc, depth)
+        new = _form_value(walk, value, loc, depth)
         if walk.redacting and new != value:
             pairs[i] = name_raw + sep + quote_plus(new, safe="", errors="surrogateescape")
             changed = True
@@ -648,11 +577,6 @@ def _multipart(walk: _Walk, data: bytes, boundary: bytes, location: str, depth: 
 # --- Content-Encoding ------------------------------------------------------------------------
 
 
-class _TooBigError(Exception):
-    def __init__(self, partial: bytes) -> None:
-        self.partial = partial
-
-
 def _encodings(content_encoding: str | None) -> list[str]:
     if not content_encoding:
         return []
@@ -661,7 +585,7 @@ def _encodings(content_encoding: str | None) -> list[str]:
 
 
 def _decompress(data: bytes, encoding: str, cap: int) -> tuple[bytes, str]:
-    """Decode one layer; returns bytes and the variant used. Raises _TooBigError past ``cap``."""
+    """Decode one layer; returns bytes and the variant used. Raises TooBigError past ``cap``."""
     if encoding in ("gzip", "x-gzip"):
         return _inflate(data, 31, cap), encoding
     if encoding == "deflate":
@@ -674,7 +598,7 @@ def _decompress(data: bytes, encoding: str, cap: int) -> tuple[bytes, str]:
         out = dec.process(data, output_buffer_limit=cap + 1)
         if len(out) > cap or not dec.is_finished():
             if len(out) > cap:
-                raise _TooBigError(out[:cap])
+                raise TooBigError(out[:cap])
             raise ValueError("truncated brotli stream")
         return out, "br"
     if encoding == "zstd":
@@ -691,7 +615,7 @@ def _decompress(data: bytes, encoding: str, cap: int) -> tuple[bytes, str]:
             size += len(chunk)
         out = b"".join(chunks)
         if len(out) > cap:
-            raise _TooBigError(out[:cap])
+            raise TooBigError(out[:cap])
         return out, "zstd"
     raise LookupError(encoding)
 
@@ -700,10 +624,10 @@ def _inflate(data: bytes, wbits: int, cap: int) -> bytes:
     dec = zlib.decompressobj(wbits)
     out = dec.decompress(data, cap + 1)
     if len(out) > cap or dec.unconsumed_tail:
-        raise _TooBigError(out[:cap])
+        raise TooBigError(out[:cap])
     out += dec.flush()
     if len(out) > cap:
-        raise _TooBigError(out[:cap])
+        raise TooBigError(out[:cap])
     return out
 
 
@@ -731,7 +655,7 @@ def _decode_layers(
     for encoding in reversed(_encodings(content_encoding)):
         try:
             data, variant = _decompress(data, encoding, limits.max_decoded_bytes)
-        except _TooBigError as big:
+        except TooBigError as big:
             walk.report.flags.append(f"decoded-size-capped:{encoding}")
             walk.limit("dlp-decompression-bomb", "", "high", truncating=True)
             return big.partial, []
@@ -753,10 +677,11 @@ def _decode_layers(
 def quick_to_scan(body: bytes, *, content_type: str | None, content_encoding: str | None) -> bool:
     """Whether :func:`inspect_body` of ``body`` is bounded by its size, a few µs a KiB.
 
-    True for a small JSON, text or form body without Content-Encoding. A compressed body, or
-    a few KiB of multipart, ZIP or PDF, may inflate up to the decoding cap.
+    True for a small JSON, text or form body without Content-Encoding and without a base64
+    image in it. A compressed body, or a few KiB of multipart, ZIP or PDF, may inflate up to
+    the decoding cap; an image is read with OCR, which takes seconds.
     """
-    if len(body) > QUICK_BYTES or _encodings(content_encoding):
+    if len(body) > QUICK_BYTES or _encodings(content_encoding) or _BASE64_IMAGE.search(body):
         return False
     media, _ = _media_type(content_type)
     return _kind(media, "", body) in ("json", "text", "form")
@@ -823,7 +748,8 @@ def redact_body(
     Returns the new raw body and headers to set (``Content-Length``); an unchanged body
     comes back as is with no headers. Raises :class:`RedactionError` when the body could
     not be decoded in full (``report.truncated``: too large, a decompression bomb, an unknown
-    or corrupt encoding) or a finding sits inside a Word document: block such bodies instead.
+    or corrupt encoding) or a finding in a PDF cannot be rewritten safely (see
+    :mod:`proxy.dlp.documents`): block such bodies instead.
     """
     masks: dict[str, list[Finding]] = defaultdict(list)
     for finding in report.redactable:

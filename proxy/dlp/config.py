@@ -26,6 +26,9 @@ def limits(settings: Settings) -> DlpLimits:
         max_body_bytes=settings.dlp_max_body_bytes,
         max_decoded_bytes=settings.dlp_max_decoded_bytes,
         max_depth=settings.dlp_max_depth,
+        ocr=settings.dlp_ocr,
+        ocr_timeout=settings.dlp_ocr_timeout,
+        ocr_max_pixels=settings.dlp_ocr_max_pixels,
     )
 
 

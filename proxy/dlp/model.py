@@ -81,6 +81,9 @@ class DlpLimits:
     max_segments: int = 20_000
     max_segment_chars: int = 4 * 1024 * 1024
     min_base64_chars: int = 64
+    ocr: bool = True  # read text in images with tesseract, when it is installed
+    ocr_timeout: float = 10.0  # seconds tesseract may take for one image
+    ocr_max_pixels: int = 25_000_000  # larger images are not read
 
 
 @dataclass(slots=True)
@@ -95,6 +98,7 @@ class BodyReport:
     segments: int = 0
     media: str = "text"
     limits: DlpLimits | None = None  # the limits it was inspected with (redaction reuses them)
+    conversation: str | None = None  # a web app's conversation id found in the body
 
     @property
     def redactable(self) -> list[Finding]:

@@ -193,7 +193,59 @@ def de_tax_id(rng: random.Random) -> str:
             return f"Steuer-ID: {number}"
 
 
+def _base64_lines(rng: random.Random, size: int, sep: str = "\n") -> str:
+    import base64
+
+    body = base64.b64encode(rng.randbytes(size)).decode()
+    return sep.join(body[i : i + 64] for i in range(0, len(body), 64))
+
+
+def private_key(rng: random.Random) -> str:
+    label = rng.choice(["RSA PRIVATE KEY", "PRIVATE KEY", "OPENSSH PRIVATE KEY"])
+    return f"-----BEGIN {label}-----\n{_base64_lines(rng, 180)}\n-----END {label}-----"
+
+
+def ssh2_private_key(rng: random.Random) -> str:
+    label = "SSH2 ENCRYPTED PRIVATE KEY"
+    return f"---- BEGIN {label} ----\n{_base64_lines(rng, 180)}\n---- END {label} ----"
+
+
+def service_account_key(rng: random.Random) -> str:
+    body = _base64_lines(rng, 180, "\\n")
+    pem = f"-----BEGIN PRIVATE KEY-----\\n{body}\\n-----END PRIVATE KEY-----\\n"
+    return f'"private_key": "{pem}"'
+
+
+def k8s_secret(rng: random.Random, data_first: bool) -> str:
+    import base64
+
+    value = base64.b64encode(rng.randbytes(18)).decode()
+    data = f"data:\n  password: {value}\n"
+    head = "apiVersion: v1\n"
+    if data_first:
+        return f"{head}{data}kind: Secret\nmetadata:\n  name: db\n"
+    return f"{head}kind: Secret\nmetadata:\n  name: db\n{data}"
+
+
+def pkcs12_blob(rng: random.Random) -> str:
+    """Base64 of a PFX's DER head (SEQUENCE, version 3, pkcs7-data ContentInfo) and filler."""
+    import base64
+
+    filler = rng.randbytes(600)
+    oid = bytes.fromhex("06092a864886f70d010701")
+    content = b"\xa0\x82" + len(filler).to_bytes(2, "big") + filler
+    auth_safe = b"\x30\x82" + (len(oid) + len(content)).to_bytes(2, "big") + oid + content
+    body = b"\x02\x01\x03" + auth_safe
+    return base64.b64encode(b"\x30\x82" + len(body).to_bytes(2, "big") + body).decode()
+
+
 SPECIAL = {
+    "pkcs12-blob": pkcs12_blob,
+    "private-key": private_key,
+    "ssh2-private-key": ssh2_private_key,
+    "gcp-service-account-key": service_account_key,
+    "k8s-secret-data": lambda rng: k8s_secret(rng, data_first=False),
+    "k8s-secret-data-first": lambda rng: k8s_secret(rng, data_first=True),
     "de-tax-id": de_tax_id,
     "se-personnummer": se_personnummer,
     "br-cpf": br_cpf,

@@ -17,6 +17,7 @@ import re
 from collections import Counter
 from collections.abc import Callable
 from functools import lru_cache
+from itertools import pairwise
 
 import phonenumbers
 
@@ -188,15 +189,32 @@ def ipv6(value: str) -> bool:
     return len(value) >= 7 and value.count(":") >= 2
 
 
-def jwt(value: str) -> bool:
-    """A JSON Web Token whose header decodes to JSON with an ``alg``."""
-    header = value.split(".", 1)[0]
+def _b64url_json(part: str) -> object:
     try:
-        decoded = base64.urlsafe_b64decode(header + "=" * (-len(header) % 4))
-        data = json.loads(decoded)
+        return json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
     except (ValueError, binascii.Error, UnicodeDecodeError):
+        return None
+
+
+# The payload of the token that JWT documentation and tutorials reuse everywhere.
+_DOCS_CLAIMS = re.compile(r'"(?:sub|name)"\s*:\s*"(?:1234567890|John Doe|Jane Doe)"')
+
+
+def jwt(value: str) -> bool:
+    """A compact JWS (three parts) or JWE (five) whose header decodes to JSON with ``alg``.
+
+    A signed token needs its signature, unless the header says ``alg: none``; the docs'
+    ``John Doe`` token is refused."""
+    parts = value.split(".")
+    header = _b64url_json(parts[0])
+    if not isinstance(header, dict) or "alg" not in header or len(parts) not in (3, 5):
         return False
-    return isinstance(data, dict) and "alg" in data
+    if len(parts) == 5:
+        return len(parts[3]) >= 16 and len(parts[4]) >= 8
+    if len(parts[2]) < 16 and not (header["alg"] == "none" and len(parts[1]) >= 8):
+        return False
+    payload = base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4))
+    return not _DOCS_CLAIMS.search(payload.decode("utf-8", "replace"))
 
 
 def email(value: str) -> bool:
@@ -235,7 +253,7 @@ def has_digit(value: str) -> bool:
 
 _PLACEHOLDER = re.compile(
     r"""(?ix)
-    \$\{[^}]*\}|\$\(|\{\{|\}\}|<[a-z_ -]+>|%\(?[a-z_]+\)?s|(?-i:\$[A-Z_]{3,}\b)
+    \$\{[^}]*\}|\$\(|\{\{|\}\}|<[a-z0-9_ .-]{2,40}>|%\(?[a-z_]+\)?s|(?-i:\$[A-Z_]{3,}\b)
     |x{4,}|\*{4,}|\.{3}|_{4,}|-{4,}|\#{4,}
     |example|sample|dummy|placeholder|changeme|change[_-]me|your[_-]|my[_-]?(?:api|secret|token|key)
     |redacted|insert|replace|foobar|lorem|test[_-]?(?:key|token|secret)|fake|abcdef[0-9a-f]{0,4}1234
@@ -244,13 +262,73 @@ _PLACEHOLDER = re.compile(
 )
 
 
+def _sequential_runs(value: str) -> tuple[int, int]:
+    """The longest run of consecutive characters (``1234``, ``abcd``, ``zyx``) and how many
+    runs of four or more there are."""
+    longest = count = 0
+    run, step = 1, 0
+    for prev, cur in pairwise(value):
+        diff = ord(cur) - ord(prev)
+        if diff in (1, -1) and cur.isalnum() and prev.isalnum() and (run == 1 or diff == step):
+            run, step = run + 1, diff
+        else:
+            count += run >= 4
+            run, step = 1, 0
+        longest = max(longest, run)
+    return longest, count + (run >= 4)
+
+
+_BODY = re.compile(r"[A-Za-z0-9]{12,}")
+
+
+def _periodic(value: str) -> bool:
+    """The value's longest alphanumeric stretch repeats a unit of at most 8 (``ab12ab12ab12``)."""
+    body = max(_BODY.findall(value), key=len, default="")
+    return any(body[k:] == body[:-k] for k in range(1, 9) if len(body) >= 3 * k)
+
+
 def not_placeholder(value: str) -> bool:
-    """False for template variables and documentation stand-ins (``${VAR}``, ``xxxx``, example)."""
+    """False for template variables and documentation stand-ins (``${VAR}``, ``xxxx``,
+    example), for one repeated character, counting sequences (``12345``, ``abcd…1234``) and a
+    short unit repeated."""
     if _PLACEHOLDER.search(value):
         return False
     # a run of one repeated character over a third of the value
     most = Counter(value).most_common(1)
-    return not (most and most[0][1] > max(6, len(value) // 3))
+    if most and most[0][1] > max(6, len(value) // 3):
+        return False
+    longest, runs = _sequential_runs(value)
+    return longest < 5 and runs < 2 and not _periodic(value)
+
+
+_PEM_LINE = re.compile(r"-----[^-\r\n]*-----|----[^-\r\n]*----|^[A-Za-z-]+:[^\r\n]*$", re.M)
+_PEM_SPACE = re.compile(r"\s+|(?:\\)+[rn]")
+
+
+def pem_key_body(value: str) -> bool:
+    """A PEM block whose body is real base64 (64+ characters), not ``...`` or ``YOUR_KEY``."""
+    body = _PEM_SPACE.sub("", _PEM_LINE.sub("", value))
+    return (
+        len(body) >= 64
+        and bool(re.fullmatch(r"[A-Za-z0-9+/]+={0,2}", body))
+        and (not_placeholder(body))
+    )
+
+
+_YAML_ITEM = re.compile(r"^[ \t]+[A-Za-z0-9_.-]+:[ \t]*[\"']?([^\"'\r\n]*?)[\"']?[ \t]*$", re.M)
+
+
+def k8s_secret_values(block: str) -> bool:
+    """A Secret's data block with at least one real value: base64 values are decoded
+    (``data``), plain ones taken as they are (``stringData``); placeholders do not count."""
+    for raw in _YAML_ITEM.findall(block):
+        try:
+            value = base64.b64decode(raw, validate=True).decode("utf-8")
+        except (binascii.Error, ValueError):
+            value = raw
+        if len(value) >= 6 and not_placeholder(value) and shannon_entropy(value) >= 2.5:
+            return True
+    return False
 
 
 @lru_cache(maxsize=64)
@@ -282,6 +360,8 @@ BUILTIN: dict[str, Validator] = {
     "has_digit": has_digit,
     "not_identifier": not_identifier,
     "not_placeholder": not_placeholder,
+    "pem_key_body": pem_key_body,
+    "k8s_secret_values": k8s_secret_values,
 }
 
 

@@ -75,6 +75,7 @@ class DetectionEvent:
     enforced: bool = True  # False under dry run: the action was decided, not applied
     justification: str | None = None  # a coaching page's "why I need this", when given
     allowed_until: datetime | None = None  # how long that justification allows the service
+    conversation: str | None = None  # the web app's conversation id, where its request has one
     findings: tuple[FindingRecord, ...] = ()
     id: str = field(default_factory=new_event_id)
 

@@ -69,6 +69,7 @@ class Detection(Base):
         Index("ix_detections_service_ts", "service_id", "ts", "id"),
         Index("ix_detections_user_ts", "user", "ts", "id"),
         Index("ix_detections_action_ts", "action", "ts", "id"),
+        Index("ix_detections_conversation", "conversation"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -96,6 +97,7 @@ class Detection(Base):
     response_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     status: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(String(512))
+    conversation: Mapped[str | None] = mapped_column(String(128))
 
 
 class FindingRow(Base):
