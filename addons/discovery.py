@@ -111,8 +111,11 @@ class Discovery:
         if match is None:
             return
         service = match.service
-        metrics.DETECTIONS.labels(service=service.id, category=service.category).inc()
-        self.writer.submit(detection_event(flow, match))
+        event = detection_event(flow, match)
+        label = metrics.service_label(service.id)
+        metrics.DETECTIONS.labels(service=label, category=service.category).inc()
+        metrics.UPLOAD_BYTES.labels(service=label).inc(event.request_bytes)
+        self.writer.submit(event)
 
 
 def _identity_body(request: http.Request) -> bytes:

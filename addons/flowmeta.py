@@ -10,3 +10,5 @@ DIRECTORY_GROUPS = "shadowlens.directory_groups"  # the proxyauth user's groups 
 DECISION = "shadowlens.decision"  # the policy's decision (proxy.policy.Decision)
 TENANT = "shadowlens.tenant_restricted"  # tenant-restriction headers were inserted
 COACH_SUBMIT = "shadowlens.coach_submit"  # a coaching page's form, handled by us
+LAP = "shadowlens.lap"  # perf_counter() at the last StageClock this flow passed
+SPENT = "shadowlens.spent"  # seconds each stage held this flow, summed over its hooks

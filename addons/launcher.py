@@ -21,6 +21,7 @@ from addons.inspection import Inspection
 from addons.ldapgroups import LdapGroups
 from addons.recorder import Recorder
 from addons.rulesreloader import RulesReloader
+from addons.stageclock import StageClock
 from addons.tlsdiscovery import TlsDiscovery
 from proxy.catalog import load_catalog
 from proxy.dlp import config as dlp_config
@@ -71,8 +72,11 @@ def shadowlens_addons(core: Core) -> list[object]:
             no_decrypt=settings.no_decrypt_set,
             learn_seconds=settings.passthrough_learn_seconds,
         ),
+        StageClock(),
         Discovery(catalog, writer, max_body=settings.dlp_max_body_bytes),
+        StageClock("classify"),
         inspection,
+        StageClock("inspect"),
         *_ldap_groups(settings),
     ]
     lifecycle = [  # hooks at start and stop only; HeapFreezer's ``running`` comes last
@@ -83,11 +87,15 @@ def shadowlens_addons(core: Core) -> list[object]:
     return [
         Bundle("shadowlens", [*observers, *lifecycle]),
         # An entry of its own: it decides even when an addon above failed on this flow.
-        Enforcement(policy, writer, grants),
+        # Its clock reports the flow's stages, so it must come after every other stage.
+        Bundle(
+            "shadowlens-policy",
+            [Enforcement(policy, writer, grants), StageClock("policy", reports=True)],
+        ),
     ]
 
 
-def _ldap_groups(settings: Settings) -> list[LdapGroups]:
+def _ldap_groups(settings: Settings) -> list[object]:
     """The LDAP group lookup, only when configured: its hooks would run for every flow."""
     if not settings.ldap_group_base:
         return []
@@ -96,7 +104,8 @@ def _ldap_groups(settings: Settings) -> list[LdapGroups]:
             group_base=settings.ldap_group_base,
             group_filter=settings.ldap_group_filter,
             ttl=settings.ldap_group_cache_seconds,
-        )
+        ),
+        StageClock("directory"),
     ]
 
 

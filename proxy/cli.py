@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from proxy import metrics
 from proxy.catalog import Match, load_shared_hosts
 from proxy.catalog.classify import classify_request
 from proxy.catalog.risk import risk_of
@@ -28,6 +29,7 @@ from proxy.errors import RulesError
 from proxy.inventory import cli as inventory_cli
 from proxy.inventory.oidc import OidcConfigError
 from proxy.policy import cli as policy_cli
+from proxy.policy import load_policy
 from proxy.runtime import Core, load_catalog_counted
 from proxy.settings import Settings
 
@@ -167,10 +169,21 @@ def _serve(args: argparse.Namespace, settings: Settings, *, proxy: bool, api: bo
         )
     core = Core.open(settings, serving=True)
     try:
+        _initialise_metrics(core, proxy=proxy)
         asyncio.run(_serve_async(core, args.mitm_args, proxy=proxy, api=api))
     finally:
         core.close()
     return 0
+
+
+def _initialise_metrics(core: Core, *, proxy: bool) -> None:
+    """Zero every known label set; tenant restrictions only where a proxy applies them."""
+    services = core.catalog().services.values()
+    policy = load_policy(core.settings.policy_file) if proxy else None
+    metrics.initialise(
+        services=[(service.id, service.category) for service in services],
+        restrictions=[r.id for r in policy.tenant_restrictions] if policy else [],
+    )
 
 
 async def _serve_async(core: Core, mitm_args: Sequence[str], *, proxy: bool, api: bool) -> None:
