@@ -22,6 +22,7 @@ class StageClock:
     def __init__(self, stage: str | None = None, *, reports: bool = False) -> None:
         self.stage = stage
         self.reports = reports
+        self.name = f"stageclock-{stage or 'start'}"  # mitmproxy wants each addon named apart
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
         self._lap(flow)

@@ -56,6 +56,10 @@ QUEUE_DEPTH = Gauge(
     "shadowlens_writer_queue_depth",
     "Inventory events waiting in the writer's queue.",
 )
+QUEUE_CAPACITY = Gauge(
+    "shadowlens_writer_queue_capacity",
+    "Inventory events the writer's queue holds before it drops (SHADOWLENS_WRITER_QUEUE_SIZE).",
+)
 RULES_ERRORS = Counter(
     "shadowlens_rules_errors_total",
     "Rules files rejected at load or reload, by kind of rules.",

@@ -175,6 +175,7 @@ class Core:
     def writer(self) -> InventoryWriter:
         """A writer feeding this core's database, sized by the settings, with its spool."""
         settings = self.settings
+        metrics.QUEUE_CAPACITY.set(settings.writer_queue_size)
         return InventoryWriter(
             self.record,
             queue_size=settings.writer_queue_size,
