@@ -20,7 +20,7 @@ RUN /opt/shadowlens/bin/pip install . && find /opt/shadowlens -name __pycache__ 
 
 # Runtime stage: the virtualenv, the rules, and an unprivileged user (uid 10001).
 FROM ${BASE_IMAGE}
-RUN useradd --system --uid 10001 --user-group --home-dir /var/lib/shadowlens --create-home shadowlens
+RUN useradd --uid 10001 --user-group --home-dir /var/lib/shadowlens --create-home shadowlens
 COPY --from=build /opt/shadowlens /opt/shadowlens
 COPY rules /opt/shadowlens/rules
 # The proxy listens on every address of the container, so it refuses to start unless it is

@@ -28,6 +28,7 @@ from proxy.dlp import cli as dlp_cli
 from proxy.errors import RulesError
 from proxy.inventory import cli as inventory_cli
 from proxy.inventory.oidc import OidcConfigError
+from proxy.pac import render_pac, split_domains, split_nodes
 from proxy.policy import cli as policy_cli
 from proxy.policy import load_policy
 from proxy.runtime import Core, load_catalog_counted
@@ -245,8 +246,17 @@ def _start_api(core: Core) -> EmbeddedServer:
         catalog=core.catalog(),
         oidc=verifier_from_settings(core.settings),
         policy_file=core.settings.policy_file,
+        pac=_pac(core.settings),
     )
     return build_server(app, host=core.settings.api_host, port=core.settings.api_port)
+
+
+def _pac(settings: Settings) -> str | None:
+    """The /proxy.pac file, when the settings name the proxy nodes."""
+    if not settings.pac_proxies:
+        return None
+    nodes, bypass = split_nodes(settings.pac_proxies), split_domains(settings.pac_bypass_domains)
+    return render_pac(proxies=nodes, bypass=bypass)
 
 
 def _start_metrics(settings: Settings) -> None:
