@@ -35,7 +35,7 @@ POLICY = PROJECT_ROOT / "tests" / "fixtures" / "policy"
 AWS_KEY = "AKIAZ7Q2XK4M7TR3WB6P"
 USER = {"X-Authenticated-User": "alice"}
 # What Grafana would put in the queries: the "All" value of $instance, windows that hold
-# several 1 s scrapes.
+# several 3 s scrapes.
 SUBSTITUTIONS = {"$instance": ".*", "$__rate_interval": "30s", "$__range": "10m"}
 
 
@@ -173,7 +173,7 @@ def nodes(
 
 @pytest.fixture(scope="module")
 def prometheus(tmp_path_factory: pytest.TempPathFactory, nodes: dict[str, Node]) -> Iterator[str]:
-    """Debian's Prometheus on a free loopback port, scraping each node every second."""
+    """Debian's Prometheus on a free loopback port, scraping each node every 3 s."""
     binary = need("prometheus")
     folder = tmp_path_factory.mktemp("prometheus")
     jobs = "".join(
@@ -181,7 +181,9 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory, nodes: dict[str, Node])
         for name, node in nodes.items()
     )
     config = folder / "prometheus.yml"
-    config.write_text(f"global: {{scrape_interval: 1s}}\nscrape_configs:\n{jobs}")
+    config.write_text(
+        f"global: {{scrape_interval: 3s, scrape_timeout: 3s}}\nscrape_configs:\n{jobs}"
+    )
     address = f"127.0.0.1:{free_port()}"
     process, output = launch_prometheus(binary, config, folder / "data", address)
     url = f"http://{address}"
@@ -266,7 +268,7 @@ def scraped(prometheus: str, nodes: dict[str, Node], upstream: Upstream, rules_d
     for expr in settled:
         output = nodes["run"].output + nodes["proxy"].output
         wait_until(lambda expr=expr: query(prometheus, expr), output)
-    time.sleep(3)  # a few more scrapes, so every rate has two samples after the traffic
+    time.sleep(7)  # two more scrapes, so every rate has two samples after the traffic
     return prometheus
 
 
