@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from proxy import metrics
+from proxy.ca import CaImportError, import_ca
 from proxy.catalog import Match, load_shared_hosts
 from proxy.catalog.classify import classify_request
 from proxy.catalog.risk import risk_of
@@ -83,7 +84,18 @@ def build_parser() -> argparse.ArgumentParser:
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="COMMAND")
     upgrade = db_sub.add_parser("upgrade", help="apply Alembic migrations up to the newest")
     upgrade.set_defaults(func=cmd_db_upgrade)
-    ca = sub.add_parser("ca", help="print the CA certificate clients must trust, and how")
+    ca = sub.add_parser(
+        "ca",
+        help="print the CA certificate clients must trust, and how; or import your own CA",
+        description="Print the CA certificate clients must trust. With --import-key and "
+        "--import-cert, install an organisation's CA (key and certificate or chain in PEM) "
+        "after checking it: CA:TRUE, keyCertSign, key only readable by its owner, 30 days left.",
+    )
+    ca.add_argument("--import-key", type=Path, metavar="KEY.pem", help="the CA's private key")
+    ca.add_argument(
+        "--import-cert", type=Path, metavar="CERT.pem", help="its certificate, or chain, first"
+    )
+    ca.add_argument("--replace", action="store_true", help="replace a CA already there")
     ca.set_defaults(func=cmd_ca)
     _add_classify(sub)
     dlp_cli.register(sub)
@@ -290,6 +302,20 @@ def cmd_ca(args: argparse.Namespace, settings: Settings) -> int:
     """Print the CA path and how to trust it."""
     from addons.launcher import ensure_ca
 
+    if args.import_key or args.import_cert:
+        if not (args.import_key and args.import_cert):
+            print("shadowlens: --import-key and --import-cert go together", file=sys.stderr)
+            return 2
+        try:
+            import_ca(
+                settings.confdir,
+                key_file=args.import_key,
+                cert_file=args.import_cert,
+                replace=args.replace,
+            )
+        except (CaImportError, OSError) as exc:
+            print(f"shadowlens: CA not imported: {exc}", file=sys.stderr)
+            return 2
     path = ensure_ca(settings.confdir)
     print(
         f"{path}\n\n"

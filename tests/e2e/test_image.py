@@ -14,6 +14,7 @@ import secrets
 import shutil
 import ssl
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -127,7 +128,11 @@ def test_the_image_keeps_its_healthcheck_and_runs_as_non_root(
 def _start(podman: list[str], image: str, volume: str, upstream: Upstream) -> tuple[str, int, int]:
     proxy_port, api_port = free_port(), free_port()
     routes = ",".join(f"{h}={upstream.port}" for h in UPSTREAM_HOSTS) + f",*={closed_port()}"
-    pki = Path(upstream.ca_file).parent  # type: ignore[attr-defined]
+    # Only the upstream's CA, readable by the container's uid (pytest's tmp dirs are 0700).
+    pki = Path(tempfile.mkdtemp(prefix="shadowlens-pki-"))
+    shutil.copy(upstream.ca_file, pki / "test-ca.pem")  # type: ignore[attr-defined]
+    pki.chmod(0o755)
+    (pki / "test-ca.pem").chmod(0o644)
     container = run([
         *podman, "run", "-d", "--network", "host",
         "-v", f"{volume}:/var/lib/shadowlens",
