@@ -14,7 +14,6 @@ import secrets
 import shutil
 import ssl
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -125,11 +124,12 @@ def test_the_image_keeps_its_healthcheck_and_runs_as_non_root(
     assert "/healthz" in health
 
 
-def _start(podman: list[str], image: str, volume: str, upstream: Upstream) -> tuple[str, int, int]:
+def _start(
+    podman: list[str], image: str, volume: str, upstream: Upstream, pki: Path
+) -> tuple[str, int, int]:
     proxy_port, api_port = free_port(), free_port()
     routes = ",".join(f"{h}={upstream.port}" for h in UPSTREAM_HOSTS) + f",*={closed_port()}"
     # Only the upstream's CA, readable by the container's uid (pytest's tmp dirs are 0700).
-    pki = Path(tempfile.mkdtemp(prefix="shadowlens-pki-"))
     shutil.copy(upstream.ca_file, pki / "test-ca.pem")  # type: ignore[attr-defined]
     pki.chmod(0o755)
     (pki / "test-ca.pem").chmod(0o644)
@@ -160,9 +160,9 @@ def _wait_healthy(podman: list[str], container: str, api: str) -> None:
 
 
 def test_a_request_through_the_container_is_read_back_from_its_api(
-    podman: list[str], image: str, volume: str, upstream: Upstream
+    podman: list[str], image: str, volume: str, upstream: Upstream, tmp_path: Path
 ) -> None:
-    container, proxy_port, api_port = _start(podman, image, volume, upstream)
+    container, proxy_port, api_port = _start(podman, image, volume, upstream, tmp_path)
     api = f"http://127.0.0.1:{api_port}"
     try:
         _wait_healthy(podman, container, api)
