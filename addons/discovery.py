@@ -130,8 +130,11 @@ class Discovery:
         if match is None:
             return None
         service = match.service
-        metrics.DETECTIONS.labels(service=service.id, category=service.category).inc()
-        return self.writer.submit_durable(detection_event(flow, match))
+        event = detection_event(flow, match)
+        label = metrics.service_label(service.id)
+        metrics.DETECTIONS.labels(service=label, category=service.category).inc()
+        metrics.UPLOAD_BYTES.labels(service=label).inc(event.request_bytes)
+        return self.writer.submit_durable(event)
 
 
 def _identity_body(request: http.Request) -> bytes:

@@ -28,6 +28,7 @@ from addons.recorder import Recorder
 from addons.restoration import Restoration
 from addons.rulesreloader import RulesReloader
 from addons.sinkdelivery import SinkDelivery
+from addons.stageclock import StageClock
 from addons.tenantrestriction import TenantRestriction
 from addons.tlsdiscovery import TlsDiscovery
 from proxy.alerts.engine import AlertMatcher
@@ -102,8 +103,11 @@ def shadowlens_addons(core: Core) -> list[object]:
             learn_seconds=settings.passthrough_learn_seconds,
             decrypt=settings.decrypt,
         ),
+        StageClock(),
         Discovery(catalog, writer, max_body=settings.dlp_max_body_bytes, live=live),
+        StageClock("classify"),
         inspection,
+        StageClock("inspect"),
         *_ldap_groups(settings),
         CoachForm(policy, writer, grants),
         Restoration(pseudonyms),
@@ -123,7 +127,16 @@ def shadowlens_addons(core: Core) -> list[object]:
     return [
         Bundle("shadowlens", [*observers, *lifecycle]),
         # An entry of its own: it decides even when an addon above failed on this flow.
-        Enforcement(policy, writer, grants, pseudonyms, max_body=settings.dlp_max_body_bytes),
+        # Its clock reports the flow's stages, so it must come after every other stage.
+        Bundle(
+            "shadowlens-policy",
+            [
+                Enforcement(
+                    policy, writer, grants, pseudonyms, max_body=settings.dlp_max_body_bytes
+                ),
+                StageClock("policy", reports=True),
+            ],
+        ),
     ]
 
 
@@ -137,7 +150,7 @@ def _register_at_start(core: Core, policy: PolicyRef) -> dict[str, str]:
         return {}
 
 
-def _ldap_groups(settings: Settings) -> list[LdapGroups]:
+def _ldap_groups(settings: Settings) -> list[object]:
     """The LDAP group lookup, only when configured: its hooks would run for every flow."""
     if not settings.ldap_group_base:
         return []
@@ -146,7 +159,8 @@ def _ldap_groups(settings: Settings) -> list[LdapGroups]:
             group_base=settings.ldap_group_base,
             group_filter=settings.ldap_group_filter,
             ttl=settings.ldap_group_cache_seconds,
-        )
+        ),
+        StageClock("directory"),
     ]
 
 

@@ -22,6 +22,7 @@ from api.routes import (
     summary,
     users,
 )
+from api.routes import pac as pac_routes
 from api.routes import tokens as token_routes
 from proxy.catalog import HostIndex
 from proxy.inventory.oidc import OidcVerifier
@@ -36,11 +37,13 @@ def create_app(
     catalog: HostIndex | None = None,
     oidc: OidcVerifier | None = None,
     policy_file: Path | None = None,
+    pac: str | None = None,
 ) -> FastAPI:
     """The SOC API over ``sessions``; ``tokens`` are bootstrap tokens with the admin role.
 
     Every /api route depends on a role (see ``api.deps.require``); ``catalog`` supplies the
-    default risk of services nobody has reviewed; ``oidc`` accepts OIDC JWTs too.
+    default risk of services nobody has reviewed; ``oidc`` accepts OIDC JWTs too; ``pac`` is
+    the /proxy.pac file (404 without one).
     """
     app = FastAPI(
         title="shadowlens",
@@ -52,7 +55,9 @@ def create_app(
     app.state.catalog = catalog
     app.state.oidc = oidc
     app.state.policy_file = policy_file
+    app.state.pac = pac
     app.include_router(health.router)
+    app.include_router(pac_routes.router)
     routers = (
         services, detections, findings, users, summary, reports, policy, audit, token_routes,
         alerts,

@@ -20,7 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from proxy import metrics
 from proxy.alerts.rules import load_alert_rules
+from proxy.ca import CaImportError, import_ca
 from proxy.catalog import Match, load_shared_hosts
 from proxy.catalog.classify import classify_request
 from proxy.catalog.risk import risk_of
@@ -30,7 +32,9 @@ from proxy.exposure import OpenProxyError, is_loopback
 from proxy.inventory import cli as inventory_cli
 from proxy.inventory.oidc import OidcConfigError
 from proxy.keys import configured_or_kept
+from proxy.pac import render_pac, split_domains, split_nodes
 from proxy.policy import cli as policy_cli
+from proxy.policy import load_policy
 from proxy.runtime import Core, load_catalog_counted
 from proxy.settings import Settings
 
@@ -88,7 +92,18 @@ def build_parser() -> argparse.ArgumentParser:
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="COMMAND")
     upgrade = db_sub.add_parser("upgrade", help="apply Alembic migrations up to the newest")
     upgrade.set_defaults(func=cmd_db_upgrade)
-    ca = sub.add_parser("ca", help="print the CA certificate clients must trust, and how")
+    ca = sub.add_parser(
+        "ca",
+        help="print the CA certificate clients must trust, and how; or import your own CA",
+        description="Print the CA certificate clients must trust. With --import-key and "
+        "--import-cert, install an organisation's CA (key and certificate or chain in PEM) "
+        "after checking it: CA:TRUE, keyCertSign, key only readable by its owner, 30 days left.",
+    )
+    ca.add_argument("--import-key", type=Path, metavar="KEY.pem", help="the CA's private key")
+    ca.add_argument(
+        "--import-cert", type=Path, metavar="CERT.pem", help="its certificate, or chain, first"
+    )
+    ca.add_argument("--replace", action="store_true", help="replace a CA already there")
     ca.set_defaults(func=cmd_ca)
     _add_classify(sub)
     dlp_cli.register(sub)
@@ -175,10 +190,21 @@ def _serve(args: argparse.Namespace, settings: Settings, *, proxy: bool, api: bo
         )
     core = Core.open(settings, serving=True)
     try:
+        _initialise_metrics(core, proxy=proxy)
         asyncio.run(_serve_async(core, args.mitm_args, proxy=proxy, api=api))
     finally:
         core.close()
     return 0
+
+
+def _initialise_metrics(core: Core, *, proxy: bool) -> None:
+    """Zero every known label set; tenant restrictions only where a proxy applies them."""
+    services = core.catalog().services.values()
+    policy = load_policy(core.settings.policy_file) if proxy else None
+    metrics.initialise(
+        services=[(service.id, service.category) for service in services],
+        restrictions=[r.id for r in policy.tenant_restrictions] if policy else [],
+    )
 
 
 async def _serve_async(core: Core, mitm_args: Sequence[str], *, proxy: bool, api: bool) -> None:
@@ -265,8 +291,17 @@ def _start_api(core: Core) -> EmbeddedServer:
         catalog=core.catalog(),
         oidc=verifier_from_settings(settings),
         policy_file=settings.policy_file,
+        pac=_pac(settings),
     )
     return build_server(app, host=settings.api_host, port=settings.api_port)
+
+
+def _pac(settings: Settings) -> str | None:
+    """The /proxy.pac file, when the settings name the proxy nodes."""
+    if not settings.pac_proxies:
+        return None
+    nodes, bypass = split_nodes(settings.pac_proxies), split_domains(settings.pac_bypass_domains)
+    return render_pac(proxies=nodes, bypass=bypass)
 
 
 def _start_metrics(settings: Settings) -> None:
@@ -300,6 +335,20 @@ def cmd_ca(args: argparse.Namespace, settings: Settings) -> int:
     """Print the CA path and how to trust it."""
     from addons.launcher import ensure_ca
 
+    if args.import_key or args.import_cert:
+        if not (args.import_key and args.import_cert):
+            print("shadowlens: --import-key and --import-cert go together", file=sys.stderr)
+            return 2
+        try:
+            import_ca(
+                settings.confdir,
+                key_file=args.import_key,
+                cert_file=args.import_cert,
+                replace=args.replace,
+            )
+        except (CaImportError, OSError) as exc:
+            print(f"shadowlens: CA not imported: {exc}", file=sys.stderr)
+            return 2
     path = ensure_ca(settings.confdir)
     print(
         f"{path}\n\n"

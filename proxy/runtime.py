@@ -143,6 +143,7 @@ class Core:
     engine: Engine
     sessions: sessionmaker[Session]
     schema_ready: bool = False
+    started_catalog: HostIndex | None = None
 
     @classmethod
     def open(cls, settings: Settings, *, migrate: bool = True, serving: bool = False) -> Core:
@@ -172,8 +173,11 @@ class Core:
             self.schema_ready = True
 
     def catalog(self) -> HostIndex:
-        """The service catalog from the settings' rules dir."""
-        return load_catalog_counted(self.settings.rules_dir)
+        """The service catalog from the settings' rules dir, loaded once (it takes seconds):
+        the proxy, the API and the metrics of one process start from the same one."""
+        if self.started_catalog is None:
+            self.started_catalog = load_catalog_counted(self.settings.rules_dir)
+        return self.started_catalog
 
     def record(self, events: Sequence[DetectionEvent]) -> int:
         """Write a batch of events in one transaction; the writer's sink.
@@ -201,6 +205,7 @@ class Core:
         """
         settings = self.settings
         spool = self.spool()
+        metrics.QUEUE_CAPACITY.set(settings.writer_queue_size)
         return InventoryWriter(
             self.record,
             queue_size=settings.writer_queue_size,

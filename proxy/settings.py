@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from proxy.pac import split_domains, split_nodes
 from proxy.sinkconfig import SinkConfig
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -164,6 +165,15 @@ class Settings(BaseSettings):
         description="Comma-separated domains never decrypted (banking, health…); "
         "discovered by SNI only.",
     )
+    pac_proxies: str = Field(
+        default="",
+        description="Comma-separated host:port of the proxy nodes /proxy.pac hands out, in "
+        "order of preference (empty: /proxy.pac answers 404).",
+    )
+    pac_bypass_domains: str = Field(
+        default="",
+        description="Comma-separated domains (and their subdomains) /proxy.pac sends DIRECT.",
+    )
     passthrough_learn_seconds: float = Field(
         default=3600,
         ge=0,
@@ -251,6 +261,18 @@ class Settings(BaseSettings):
             value.format(dn="", user="")
         except (KeyError, IndexError, ValueError) as exc:
             raise ValueError(f"only {{dn}} and {{user}} may be filled in ({exc!r})") from exc
+        return value
+
+    @field_validator("pac_proxies")
+    @classmethod
+    def _pac_proxies(cls, value: str) -> str:
+        split_nodes(value)
+        return value
+
+    @field_validator("pac_bypass_domains")
+    @classmethod
+    def _pac_bypass(cls, value: str) -> str:
+        split_domains(value)
         return value
 
     @field_validator("data_dir", "rules_dir", "policy_file", "identity_file", "alerts_file")

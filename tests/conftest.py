@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -42,6 +43,13 @@ def _postgres_or_skip() -> str:
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A throwaway PostgreSQL database, dropped afterwards."""
+    with throwaway_postgres() as url:
+        yield url
+
+
+@contextmanager
+def throwaway_postgres() -> Iterator[str]:
+    """A fresh PostgreSQL database for the block (for fixtures of any scope), dropped after."""
     admin_url = _postgres_or_skip()
     name = f"shadowlens_test_{secrets.token_hex(6)}"
     # pre-ping: a test may restart the server, leaving the pooled connection dead

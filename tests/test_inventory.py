@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -104,3 +107,22 @@ def test_migrations_match_the_models(core: Core) -> None:
     with core.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diff == []
+
+
+def test_nodes_starting_together_on_an_empty_postgresql_take_turns(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """The nodes of an HA stack migrate at once at first start: they wait, none crashes."""
+    env = os.environ | {"SHADOWLENS_DATABASE_URL": postgres_url}
+    nodes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "proxy", "db", "upgrade"],
+            env=env | {"SHADOWLENS_DATA_DIR": str(tmp_path / str(n))},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for n in range(3)
+    ]
+    outputs = [node.communicate(timeout=120)[0] for node in nodes]
+    assert [node.returncode for node in nodes] == [0, 0, 0], outputs

@@ -10,6 +10,7 @@ from mitmproxy.test import taddons, tflow
 
 from addons.flowstate import state_of
 from addons.ldapgroups import LdapGroups
+from addons.stageclock import StageClock
 from proxy.settings import Settings
 from tests.ldapserver import GROUPS, LdapServer
 
@@ -67,8 +68,9 @@ def test_loaded_only_when_a_group_base_is_set() -> None:
     from addons.launcher import _ldap_groups
 
     assert _ldap_groups(Settings(ldap_group_base="")) == []
-    [loaded] = _ldap_groups(Settings(ldap_group_base=GROUPS))
-    assert loaded.group_base == GROUPS
+    [loaded, clock] = _ldap_groups(Settings(ldap_group_base=GROUPS))
+    assert isinstance(loaded, LdapGroups) and loaded.group_base == GROUPS
+    assert isinstance(clock, StageClock) and clock.stage == "directory"
 
 
 def test_a_bad_ldap_spec_is_an_options_error() -> None:
