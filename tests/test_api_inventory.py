@@ -232,3 +232,33 @@ def test_audit_pages_with_a_cursor(client: TestClient, core: Core) -> None:
     assert seen == ["n4", "n3", "n2", "n1", "n0"]
     bad = client.get("/api/v1/audit", params={"cursor": "x"}, headers=AUTH)
     assert bad.status_code == 422
+
+
+FORMULAS = ("=HYPERLINK(\"http://evil.test\",\"x\")", "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)",
+            "\tx", "\rx")  # fmt: skip
+
+
+def test_csv_cells_cannot_become_formulas(client: TestClient, core: Core) -> None:
+    host, model, account, user, service, _ = FORMULAS
+    core.record([detection_event(0, host=host, model=model, account=account, user=user,
+                                 service_id=service, action="block", rule_id="\rrule",
+                                 findings=(SECRET,))])  # fmt: skip
+    period = {"since": T0.isoformat(), "until": (T0 + timedelta(days=1)).isoformat(),
+              "format": "csv"}  # fmt: skip
+    exported = [
+        client.get("/api/v1/detections/export", headers=AUTH).text,
+        client.get("/api/v1/findings/export", headers=AUTH).text,
+        client.get("/api/v1/reports/iso42001", params=period, headers=AUTH).text,
+    ]
+    cells = [cell for text in exported for row in csv.reader(io.StringIO(text)) for cell in row]
+    for formula in (host, model, account, user, service, "\rrule"):
+        assert "'" + formula in cells, formula
+    assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")]
+
+
+def test_neutralise_leaves_numbers_and_plain_text() -> None:
+    from proxy.inventory.csvcells import neutralise
+
+    assert [neutralise(v) for v in (-5, 1.5, None, "chatgpt", "a=b", *FORMULAS[4:])] == [
+        -5, 1.5, None, "chatgpt", "a=b", "'\tx", "'\rx"
+    ]  # fmt: skip

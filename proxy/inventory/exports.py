@@ -6,7 +6,6 @@ so an export of millions of rows holds one chunk in memory, never the whole resu
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from collections.abc import Iterator
@@ -16,6 +15,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from proxy.inventory import store
+from proxy.inventory.csvcells import SafeWriter
 from proxy.inventory.models import Detection, FindingRow
 
 FORMATS = ("csv", "ndjson")
@@ -36,7 +36,7 @@ def _stream(
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}")
     buffer = io.StringIO()
-    writer = csv.writer(buffer) if fmt == "csv" else None
+    writer = SafeWriter(buffer) if fmt == "csv" else None
     if writer is not None:
         writer.writerow(fields)
     with sessions() as session:

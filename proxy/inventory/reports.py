@@ -8,7 +8,6 @@ services and days x users, not with traffic. Their time range is counted in whol
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -20,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from proxy.catalog import HostIndex
 from proxy.inventory.aggregates import day_of, hour_of
+from proxy.inventory.csvcells import SafeWriter
 from proxy.inventory.governance import ServiceRecord, list_services
 from proxy.inventory.models import (
     Detection,
@@ -450,7 +450,7 @@ def iso42001_markdown(report: dict[str, Any]) -> str:
 def iso42001_csv(report: dict[str, Any]) -> str:
     """The report as CSV rows of (section, key, title, status, detail), for spreadsheets."""
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = SafeWriter(out)
     writer.writerow(["section", "key", "title", "status", "detail"])
     writer.writerow(["disclaimer", "", "", "", report["disclaimer"]])
     for c in report["controls"]:
