@@ -8,13 +8,13 @@ shows, which is the protocol shape and the model name.
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from proxy.catalog.index import HostIndex, normalize_host
 from proxy.catalog.model import DEFAULT_CONFIDENCE, UNKNOWN_LLM, Match, unknown_endpoint
 from proxy.catalog.protocols import is_candidate, recognize_request
+from proxy.jsondoc import parse_untrusted
 
 # Bodies larger than this are not parsed for a model name: not worth the event loop's time.
 MAX_JSON_BYTES = 1 << 20
@@ -90,10 +90,7 @@ def _with_model(match: Match, body: bytes) -> Match:
     """The model named in a JSON body, for catalogued services too."""
     if not body or len(body) > MAX_JSON_BYTES or body.lstrip()[:1] != b"{":
         return match
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return match
+    data = parse_untrusted(body)
     model = data.get("model") if isinstance(data, dict) else None
     if not isinstance(model, str) or not model:
         return match

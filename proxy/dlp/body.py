@@ -30,7 +30,13 @@ import brotli
 import pypdf
 import zstandard
 
-from proxy.dlp.jsonpos import JsonPositionError, StringValue, replace_strings, string_values
+from proxy.dlp.jsonpos import (
+    JsonPositionError,
+    JsonTooDeepError,
+    StringValue,
+    replace_strings,
+    string_values,
+)
 from proxy.dlp.model import BodyReport, DlpLimits, Finding
 from proxy.dlp.redact import mask_label, merged_spans, redact_text
 
@@ -467,6 +473,9 @@ _DOCUMENT_NAMES = {"docx": "Word document", "pdf": "PDF document"}
 def _json(walk: _Walk, text: str, location: str, depth: int) -> str:
     try:
         values = string_values(text)
+    except JsonTooDeepError:
+        walk.limit("dlp-depth-limit", location)  # still scanned below, as plain text
+        return walk.text(text, location)
     except JsonPositionError:
         walk.report.flags.append(f"malformed-json:{location or '/'}")
         return walk.text(text, location)

@@ -11,7 +11,6 @@ import base64
 import binascii
 import importlib
 import ipaddress
-import json
 import math
 import re
 from collections import Counter
@@ -19,6 +18,8 @@ from collections.abc import Callable
 from functools import lru_cache
 
 import phonenumbers
+
+from proxy.jsondoc import parse_untrusted
 
 Validator = Callable[[str], bool]
 
@@ -193,9 +194,9 @@ def jwt(value: str) -> bool:
     header = value.split(".", 1)[0]
     try:
         decoded = base64.urlsafe_b64decode(header + "=" * (-len(header) % 4))
-        data = json.loads(decoded)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+    except (ValueError, binascii.Error):
         return False
+    data = parse_untrusted(decoded)
     return isinstance(data, dict) and "alg" in data
 
 
