@@ -91,7 +91,7 @@ class Discovery:
         hit = recognize_stream(first_bytes)
         if hit is None:
             return
-        service = unknown_endpoint(hit.kind, flow.request.pretty_host.lower())
+        service = unknown_endpoint(hit.kind, flow.request.pretty_host)
         flow.metadata[MATCH] = Match(
             service=service, evidence="protocol", matched=hit.protocol, model=hit.model
         )

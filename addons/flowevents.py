@@ -7,7 +7,9 @@ from datetime import UTC, datetime
 from mitmproxy import http
 
 from addons.flowmeta import ACTION, DECISION, IDENTITY, REPORT, TENANT
+from proxy import metrics
 from proxy.catalog import Match
+from proxy.catalog.hostnames import is_valid_host, normalize_host, printable_host
 from proxy.inspection import finding_records
 from proxy.inventory.events import DetectionEvent
 
@@ -40,7 +42,7 @@ def detection_event(flow: http.HTTPFlow, match: Match, **overrides: object) -> D
         category=service.category,
         evidence=match.evidence,
         method=request.method[:16],
-        host=request.pretty_host[:255],
+        host=_recorded_host(request.pretty_host),
         path=request_path(request)[:2048],
         request_bytes=_request_bytes(request),
         response_bytes=_response_bytes(flow.response),
@@ -62,6 +64,14 @@ def detection_event(flow: http.HTTPFlow, match: Match, **overrides: object) -> D
     for name, value in overrides.items():
         setattr(event, name, value)
     return event
+
+
+def _recorded_host(host: str) -> str:
+    """The host as sent when it is valid; else escaped, and counted."""
+    if is_valid_host(normalize_host(host)):
+        return host[:255]
+    metrics.INVALID_HOSTS.inc()
+    return printable_host(host)
 
 
 def _username(flow: http.HTTPFlow) -> str | None:

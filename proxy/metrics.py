@@ -104,3 +104,7 @@ RETENTION_PURGED = Counter(
     "Rows deleted because their table's retention expired them, by table.",
     ["table"],
 )
+INVALID_HOSTS = Counter(
+    "shadowlens_invalid_hosts_total",
+    "AI flows recorded whose Host was neither a DNS name nor an IP literal.",
+)

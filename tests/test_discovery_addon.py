@@ -242,3 +242,25 @@ def test_an_llm_stream_from_an_unknown_host_is_recognised_and_passed_through() -
     [event] = _run(scenario)
     assert event.service_id == "unknown-llm-endpoint:gpu-box.internal.test"
     assert (event.evidence, event.model) == ("protocol", "qwen2")
+
+
+def test_an_invalid_plain_http_host_is_recorded_as_invalid_and_counted() -> None:
+    from prometheus_client import REGISTRY
+
+    host = "api.openai.com\x00.evil.test"
+    request = tutils.treq(host=host, port=80, scheme=b"http", path=b"/v1/chat/completions")
+    request.headers.update({"host": host, "content-type": "application/json"})
+    request.method = "POST"
+    request.content = CHAT_BODY
+    flow = tflow.tflow(req=request)
+    flow.response = tutils.tresp()
+    before = REGISTRY.get_sample_value("shadowlens_invalid_hosts_total") or 0
+
+    async def scenario(discovery: Discovery) -> None:
+        with taddons.context(discovery) as tctx:
+            await tctx.cycle(discovery, flow)
+
+    [event] = _run(scenario)
+    assert event.service_id == "unknown-llm-endpoint:host.invalid"
+    assert event.host == "api.openai.com\\x00.evil.test" and "\x00" not in repr(event.host)
+    assert REGISTRY.get_sample_value("shadowlens_invalid_hosts_total") == before + 1

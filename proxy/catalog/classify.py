@@ -11,7 +11,7 @@ import dataclasses
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-from proxy.catalog.index import HostIndex, normalize_host
+from proxy.catalog.index import HostIndex
 from proxy.catalog.model import DEFAULT_CONFIDENCE, UNKNOWN_LLM, Match, unknown_endpoint
 from proxy.catalog.protocols import is_candidate, recognize_request
 from proxy.jsondoc import parse_untrusted
@@ -38,7 +38,7 @@ def classify_headers(
     if match is None:
         if client is None or not client.marks_endpoint or catalog.is_shared(host):
             return None
-        service = unknown_endpoint(UNKNOWN_LLM, normalize_host(host))
+        service = unknown_endpoint(UNKNOWN_LLM, host)
         match = Match(service=service, evidence="user_agent", matched=client.user_agent)
     return _enrich(match, headers, client.id if client else None)
 
@@ -70,7 +70,7 @@ def refine_with_body(
     if hit is None:
         return match
     if match is None or match.evidence == "user_agent":
-        service = unknown_endpoint(hit.kind, normalize_host(host))
+        service = unknown_endpoint(hit.kind, host)
         signals = ("protocol", *(match.signals if match else ()))
         base = match or Match(service=service, evidence="protocol", matched=hit.protocol)
         return dataclasses.replace(
