@@ -24,6 +24,7 @@ from addons.rulesreloader import RulesReloader
 from addons.tlsdiscovery import TlsDiscovery
 from proxy.catalog import load_catalog
 from proxy.dlp import config as dlp_config
+from proxy.filemodes import private_dir
 from proxy.reload import RulesWatcher
 from proxy.runtime import CatalogRef, Core, PolicyRef
 from proxy.settings import Settings
@@ -125,6 +126,6 @@ def build_master(core: Core, mitm_args: Sequence[str]) -> DumpMaster:
 
 def ensure_ca(confdir: Path) -> Path:
     """The path of the proxy's CA certificate, creating the CA on first use."""
-    confdir.mkdir(parents=True, exist_ok=True)
+    private_dir(confdir)
     certs.CertStore.from_store(confdir, CA_BASENAME, KEY_SIZE)
     return confdir / f"{CA_BASENAME}-ca-cert.pem"
