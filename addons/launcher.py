@@ -108,6 +108,7 @@ def build_master(core: Core, mitm_args: Sequence[str]) -> DumpMaster:
     hooks see (and later block) a request before anything leaves for the upstream.
     """
     settings = core.settings
+    private_dir(settings.confdir)  # before mitmproxy makes it, with the umask's mode
     opts = options.Options()
     master = DumpMaster(opts, with_termlog=True, with_dumper=False)
     opts.update(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import stat
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from addons.launcher import ensure_ca
+from addons.launcher import build_master, ensure_ca
 from proxy.runtime import Core
 from proxy.settings import Settings
 from tests.conftest import RULES_DIR
@@ -44,6 +45,22 @@ def test_a_new_data_dir_its_database_wal_shm_and_keys_are_private(tmp_path: Path
     assert {"shadowlens.db", "shadowlens.db-wal", "shadowlens.db-shm"} <= set(files)
     assert set(files.values()) == {0o600}, files
     assert _mode(ensure_ca(core.settings.confdir).parent) == 0o700
+
+
+@pytest.mark.usefixtures("lax_umask")
+def test_the_proxy_makes_its_ca_folder_private_and_its_key_0600(tmp_path: Path) -> None:
+    core = Core.open(Settings(data_dir=tmp_path / "data", rules_dir=RULES_DIR))
+
+    async def start() -> None:
+        build_master(core, [])  # mitmproxy makes its CA as it takes its options
+
+    try:
+        asyncio.run(start())
+    finally:
+        core.close()
+    confdir = core.settings.confdir
+    assert _mode(confdir) == 0o700
+    assert _mode(confdir / "mitmproxy-ca.pem") == 0o600  # the CA's private key
 
 
 @pytest.mark.usefixtures("lax_umask")
