@@ -11,6 +11,7 @@ from mitmproxy.tools import cmdline
 from mitmproxy.tools.dump import DumpMaster
 from mitmproxy.tools.main import process_options
 
+from addons.altsvc import AltSvcStripper
 from addons.announcer import Announcer
 from addons.backgroundtasks import BackgroundTasks
 from addons.bundle import Bundle
@@ -73,6 +74,7 @@ def shadowlens_addons(core: Core) -> list[object]:
             learn_seconds=settings.passthrough_learn_seconds,
         ),
         Discovery(catalog, writer, max_body=settings.dlp_max_body_bytes),
+        *([AltSvcStripper()] if settings.strip_alt_svc else []),
         inspection,
         *_ldap_groups(settings),
     ]
