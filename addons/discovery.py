@@ -7,7 +7,7 @@ from collections.abc import Callable
 from mitmproxy import http
 
 from addons.flowevents import declared_size, detection_event, request_path
-from addons.flowmeta import CANDIDATE, MATCH, RECORDED
+from addons.flowmeta import BYTES_STREAMED, CANDIDATE, MATCH, RECORDED
 from proxy import metrics
 from proxy.catalog import Match
 from proxy.catalog.classify import classify_headers, refine_with_body
@@ -71,21 +71,23 @@ class Discovery:
         assert flow.response is not None
         content_type = flow.response.headers.get("content-type", "")
         if content_type.startswith(STREAMED_TYPES):
-            # LLM tokens reach the client as they come; we only peek at the first bytes.
-            flow.response.stream = self._peeker(flow) if MATCH not in flow.metadata else True
+            # LLM tokens reach the client as they come; we count them and peek at the first.
+            flow.response.stream = self._passer(flow)
         elif MATCH not in flow.metadata and _worth_streaming(flow.response.headers, bodiless=False):
             flow.response.stream = True
 
-    def _peeker(self, flow: http.HTTPFlow) -> Callable[[bytes], bytes]:
+    def _passer(self, flow: http.HTTPFlow) -> Callable[[bytes], bytes]:
         seen = bytearray()
+        flow.metadata[BYTES_STREAMED] = 0
 
-        def peek(chunk: bytes) -> bytes:
+        def pass_on(chunk: bytes) -> bytes:
+            flow.metadata[BYTES_STREAMED] += len(chunk)  # counted, never held
             if len(seen) < STREAM_PEEK_BYTES and MATCH not in flow.metadata:
                 seen.extend(chunk[: STREAM_PEEK_BYTES - len(seen)])
                 self._recognize_stream(flow, bytes(seen))
             return chunk
 
-        return peek
+        return pass_on
 
     def _recognize_stream(self, flow: http.HTTPFlow, first_bytes: bytes) -> None:
         hit = recognize_stream(first_bytes)

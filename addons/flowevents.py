@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from mitmproxy import http
 
-from addons.flowmeta import ACTION, DECISION, IDENTITY, REPORT, TENANT
+from addons.flowmeta import ACTION, BYTES_STREAMED, DECISION, IDENTITY, REPORT, TENANT
 from proxy import metrics
 from proxy.catalog import Match
 from proxy.catalog.hostnames import is_valid_host, normalize_host, printable_host
@@ -45,7 +45,7 @@ def detection_event(flow: http.HTTPFlow, match: Match, **overrides: object) -> D
         host=_recorded_host(request.pretty_host),
         path=request_path(request)[:2048],
         request_bytes=_request_bytes(request),
-        response_bytes=_response_bytes(flow.response),
+        response_bytes=_response_bytes(flow),
         status=flow.response.status_code if flow.response else None,
         error=flow.error.msg[:512] if flow.error else None,
         confidence=match.confidence,
@@ -85,11 +85,14 @@ def _request_bytes(request: http.Request) -> int:
     return declared_size(request)
 
 
-def _response_bytes(response: http.Response | None) -> int:
-    """Bytes down: the body when it was held, else the Content-Length announced."""
+def _response_bytes(flow: http.HTTPFlow) -> int:
+    """Bytes down: the body held, or counted as it streamed, else the Content-Length announced."""
+    response = flow.response
     if response is None:
         return 0
     if response.raw_content is not None and not response.stream:
         return len(response.raw_content)
+    if BYTES_STREAMED in flow.metadata:
+        return int(flow.metadata[BYTES_STREAMED])
     length = response.headers.get("content-length", "")
     return int(length) if length.isdigit() else 0

@@ -10,3 +10,4 @@ DIRECTORY_GROUPS = "shadowlens.directory_groups"  # the proxyauth user's groups 
 DECISION = "shadowlens.decision"  # the policy's decision (proxy.policy.Decision)
 TENANT = "shadowlens.tenant_restricted"  # tenant-restriction headers were inserted
 COACH_SUBMIT = "shadowlens.coach_submit"  # a coaching page's form, handled by us
+BYTES_STREAMED = "shadowlens.bytes_streamed"  # response bytes passed on while streaming

@@ -106,6 +106,9 @@ class DetectionOut(BaseModel):
     host: str = Field(examples=["chatgpt.com"])
     path: str = Field(examples=["/backend-api/conversation"])
     request_bytes: int
+    response_bytes: int = Field(
+        description="Bytes down: the body received, counted as it passed when it streamed."
+    )
     status: int | None = Field(examples=[200])
     error: str | None = None
     action: str = Field(examples=["redact"], description="allow, monitor, coach, redact or block.")

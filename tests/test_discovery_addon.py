@@ -127,16 +127,25 @@ def test_non_ai_flow_is_not_recorded_and_large_bodies_stream(
     assert MATCH not in flow.metadata
 
 
-def test_event_stream_responses_from_ai_services_are_streamed() -> None:
+@pytest.mark.parametrize("content_type", ["text/event-stream", "application/x-ndjson"])
+def test_streamed_responses_from_ai_services_pass_through_and_count_bytes_down(
+    content_type: str,
+) -> None:
     flow = _flow("chatgpt.com")
-    flow.response = tutils.tresp(headers=http.Headers(content_type="text/event-stream"))
+    headers = http.Headers(content_type=content_type, transfer_encoding="chunked")
+    flow.response = tutils.tresp(headers=headers, content=None)
+    chunks = [b'data: {"a": 1}\n\n' * n for n in range(1, 200)]
 
     async def scenario(discovery: Discovery) -> None:
         discovery.requestheaders(flow)
         discovery.responseheaders(flow)
+        stream = flow.response.stream  # type: ignore[union-attr]
+        assert callable(stream)
+        assert [stream(chunk) for chunk in [*chunks, b""]] == [*chunks, b""]
+        discovery.response(flow)
 
-    _run(scenario)
-    assert flow.response.stream is True
+    [event] = _run(scenario)
+    assert event.response_bytes == sum(map(len, chunks)) > 0
 
 
 def test_unreachable_upstream_is_still_a_detection() -> None:

@@ -3,22 +3,29 @@
 from __future__ import annotations
 
 import subprocess
+import time
 
 import openai
 import pytest
 
 from tests.e2e.conftest import RunningProxy
+from tests.e2e.upstream import stream_chunks
 
 pytestmark = pytest.mark.e2e
+
+
+def _openai_client(shadowlens: RunningProxy, monkeypatch: pytest.MonkeyPatch) -> openai.OpenAI:
+    """The OpenAI SDK pointed at the proxy the way a user would: by its environment."""
+    monkeypatch.setenv("HTTPS_PROXY", shadowlens.proxy_url)
+    monkeypatch.setenv("SSL_CERT_FILE", str(shadowlens.ca_file))
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    return openai.OpenAI(api_key="sk-test-not-a-real-key", max_retries=0)
 
 
 def test_openai_sdk_request_is_detected_and_listed_by_the_api(
     shadowlens: RunningProxy, upstream, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("HTTPS_PROXY", shadowlens.proxy_url)
-    monkeypatch.setenv("SSL_CERT_FILE", str(shadowlens.ca_file))
-    monkeypatch.delenv("NO_PROXY", raising=False)
-    client = openai.OpenAI(api_key="sk-test-not-a-real-key", max_retries=0)
+    client = _openai_client(shadowlens, monkeypatch)
     reply = client.chat.completions.create(
         model="gpt-4o-mini", messages=[{"role": "user", "content": "ping"}]
     )
@@ -79,3 +86,19 @@ def test_http2_flows_are_detected_too(shadowlens: RunningProxy) -> None:
     assert result.stdout == "2"  # HTTP/2 between client and proxy
     detections = shadowlens.wait_for_detections(2, service="openai-api")
     assert "/v1/models" in {d["path"] for d in detections}
+
+
+def test_a_streamed_reply_counts_its_bytes_down(
+    shadowlens: RunningProxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = _openai_client(shadowlens, monkeypatch)
+    stream = client.chat.completions.create(
+        model="gpt-streamed", messages=[{"role": "user", "content": "ping"}], stream=True
+    )
+    assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == "pong " * 100
+    deadline = time.monotonic() + 5
+    while not (
+        found := [d for d in shadowlens.wait_for_detections(1) if d["model"] == "gpt-streamed"]
+    ):
+        assert time.monotonic() < deadline
+    assert found[0]["response_bytes"] == sum(map(len, stream_chunks()))

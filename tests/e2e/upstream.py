@@ -32,6 +32,16 @@ CHAT_COMPLETION = {
 }
 
 
+def stream_chunks() -> list[bytes]:
+    """The server-sent events of a streamed chat completion saying "pong" 100 times."""
+    events = [
+        {"id": "chatcmpl-test", "object": "chat.completion.chunk", "created": 1_700_000_000,
+         "model": "gpt-4o-mini", "choices": [{"index": 0, "delta": {"content": "pong "}}]}
+        for _ in range(100)
+    ]  # fmt: skip
+    return [f"data: {json.dumps(e)}\n\n".encode() for e in events] + [b"data: [DONE]\n\n"]
+
+
 ANTHROPIC_MESSAGE = {
     "id": "msg_test",
     "type": "message",
@@ -135,8 +145,21 @@ class _Handler(BaseHTTPRequestHandler):
         self.received.requests.append(
             {"method": "POST", "host": self.headers["host"], "path": self.path, "body": body}
         )
+        if b'"stream": true' in body or b'"stream":true' in body:
+            self._stream_reply()
+            return
         reply = ANTHROPIC_MESSAGE if self.path.startswith("/v1/messages") else CHAT_COMPLETION
         self._reply(json.dumps(reply).encode())
+
+    def _stream_reply(self) -> None:
+        """An OpenAI chat stream without Content-Length: its end is the connection's close."""
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.send_header("connection", "close")
+        self.end_headers()
+        for chunk in stream_chunks():
+            self.wfile.write(chunk)
+            self.wfile.flush()
 
 
 class Upstream:
