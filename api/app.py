@@ -15,6 +15,7 @@ from api.routes import (
     detections,
     findings,
     health,
+    justifications,
     policy,
     reports,
     services,
@@ -52,7 +53,10 @@ def create_app(
     app.state.oidc = oidc
     app.state.policy_file = policy_file
     app.include_router(health.router)
-    routers = (services, detections, findings, users, summary, reports, policy, audit, token_routes)
+    routers = (
+        services, detections, findings, justifications, users, summary, reports, policy, audit,
+        token_routes,
+    )  # fmt: skip
     for module in routers:
         app.include_router(module.router, prefix=API_PREFIX)
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]

@@ -21,7 +21,7 @@ from proxy.inventory.models import Detection, FindingRow
 FORMATS = ("csv", "ndjson")
 CHUNK_ROWS = 1000
 
-DETECTION_FIELDS = tuple(c.name for c in Detection.__table__.columns)
+DETECTION_FIELDS = (*(c.name for c in Detection.__table__.columns), "justification")
 FINDING_FIELDS = tuple(c.name for c in FindingRow.__table__.columns)
 IDENTITY_FIELDS = frozenset({"user", "client_ip", "groups", "account"})
 
