@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.docs import add_docs
 from api.routes import (
     audit,
     detections,
@@ -46,6 +47,8 @@ def create_app(
         title="shadowlens",
         summary="Shadow-AI inventory: which AI services are used, by whom, with what data.",
         version="0.1.0",
+        docs_url=None,  # served from the package's own assets by add_docs
+        redoc_url=None,
     )
     app.state.sessions = sessions
     app.state.tokens = tokens
@@ -61,6 +64,7 @@ def create_app(
         app.include_router(module.router, prefix=API_PREFIX)
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_api_route("/metrics", _metrics, include_in_schema=False)
+    add_docs(app)
     return app
 
 
