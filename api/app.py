@@ -11,6 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.docs import add_docs
+from api.openapidoc import document_errors
 from api.routes import (
     audit,
     detections,
@@ -65,6 +66,7 @@ def create_app(
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_api_route("/metrics", _metrics, include_in_schema=False)
     add_docs(app)
+    document_errors(app, routers=[module.router for module in routers], prefix=API_PREFIX)
     return app
 
 
