@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -25,10 +24,10 @@ from proxy.dlp import DlpLimits, Scanner, inspect_body
 from proxy.dlp import config as dlp_config
 from proxy.dlp.validators import jwt
 from proxy.inventory.events import DetectionEvent
-from proxy.inventory.writer import InventoryWriter
 from proxy.runtime import CatalogRef
 from proxy.settings import Settings
 from tests.conftest import RULES_DIR
+from tests.factories import kept_events
 
 AWS = "AKIAZ7Q2XK4M7TR3WB6P"
 DEPTH = 100_000
@@ -69,27 +68,21 @@ def test_the_real_addons_classify_inspect_and_record_a_deep_body(
     request.method = "POST"
     request.content = DEEP_CHAT
     flow = tflow.tflow(req=request)
-    written: list[DetectionEvent] = []
 
-    def keep(batch: Sequence[DetectionEvent]) -> int:
-        written.extend(batch)
-        return len(batch)
+    async def main() -> list[DetectionEvent]:
+        async with kept_events() as (writer, written):
+            discovery = Discovery(CatalogRef(CATALOG), writer, max_body=1 << 20)
+            inspection = Inspection(scanner, DlpLimits())
+            with taddons.context(discovery, inspection):
+                discovery.requestheaders(flow)  # hooks in the order the launcher chains them
+                discovery.request(flow)
+                await inspection.request(flow)
+                flow.response = tutils.tresp()
+                discovery.responseheaders(flow)
+                discovery.response(flow)
+        return written
 
-    async def main() -> None:
-        writer = InventoryWriter(keep, queue_size=10, batch_size=10, flush_seconds=0.01)
-        writer.start()
-        discovery = Discovery(CatalogRef(CATALOG), writer, max_body=1 << 20)
-        inspection = Inspection(scanner, DlpLimits())
-        with taddons.context(discovery, inspection):
-            discovery.requestheaders(flow)  # hooks in the order the launcher chains them
-            discovery.request(flow)
-            await inspection.request(flow)
-            flow.response = tutils.tresp()
-            discovery.responseheaders(flow)
-            discovery.response(flow)
-        await writer.close()
-
-    asyncio.run(main())
+    written = asyncio.run(main())
     if host == "llm.internal.test":  # no protocol shape can be confirmed in such a body
         assert MATCH not in flow.metadata and written == []
         return
