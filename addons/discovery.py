@@ -7,7 +7,7 @@ from collections.abc import Callable
 from mitmproxy import http
 
 from addons.flowevents import declared_size, detection_event, request_path
-from addons.flowmeta import BYTES_STREAMED, CANDIDATE, MATCH, RECORDED
+from addons.flowstate import KEY, FlowState, match_of, state_of
 from proxy import metrics
 from proxy.catalog import Match
 from proxy.catalog.classify import classify_headers, refine_with_body
@@ -43,9 +43,9 @@ class Discovery:
             sni=flow.client_conn.sni,
         )
         if match is not None:
-            flow.metadata[MATCH] = match
+            state_of(flow).match = match
         elif is_candidate(request.method, path, request.headers):
-            flow.metadata[CANDIDATE] = True
+            state_of(flow).candidate = True
         elif _worth_streaming(request.headers, bodiless=True):
             request.stream = True
         if declared_size(request) > self.max_body:
@@ -53,11 +53,14 @@ class Discovery:
 
     def request(self, flow: http.HTTPFlow) -> None:
         request = flow.request
+        state: FlowState | None = flow.metadata.get(KEY)
         held = not request.stream and request.raw_content is not None
-        if not held or not (MATCH in flow.metadata or flow.metadata.get(CANDIDATE)):
+        if state is None or not held or state.decision is not None:
+            return  # a decision already taken on the headers answered this flow
+        if state.match is None and not state.candidate:
             return
         refined = refine_with_body(
-            flow.metadata.get(MATCH),
+            state.match,
             host=request.pretty_host,
             method=request.method,
             path=request_path(request),
@@ -65,7 +68,7 @@ class Discovery:
             body=_identity_body(request),
         )
         if refined is not None:
-            flow.metadata[MATCH] = refined
+            state.match = refined
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
         assert flow.response is not None
@@ -73,16 +76,17 @@ class Discovery:
         if content_type.startswith(STREAMED_TYPES):
             # LLM tokens reach the client as they come; we count them and peek at the first.
             flow.response.stream = self._passer(flow)
-        elif MATCH not in flow.metadata and _worth_streaming(flow.response.headers, bodiless=False):
+        elif match_of(flow) is None and _worth_streaming(flow.response.headers, bodiless=False):
             flow.response.stream = True
 
     def _passer(self, flow: http.HTTPFlow) -> Callable[[bytes], bytes]:
         seen = bytearray()
-        flow.metadata[BYTES_STREAMED] = 0
+        state = state_of(flow)
+        state.bytes_streamed = 0
 
         def pass_on(chunk: bytes) -> bytes:
-            flow.metadata[BYTES_STREAMED] += len(chunk)  # counted, never held
-            if len(seen) < STREAM_PEEK_BYTES and MATCH not in flow.metadata:
+            state.bytes_streamed = (state.bytes_streamed or 0) + len(chunk)  # counted, not held
+            if len(seen) < STREAM_PEEK_BYTES and state.match is None:
                 seen.extend(chunk[: STREAM_PEEK_BYTES - len(seen)])
                 self._recognize_stream(flow, bytes(seen))
             return chunk
@@ -94,7 +98,7 @@ class Discovery:
         if hit is None:
             return
         service = unknown_endpoint(hit.kind, flow.request.pretty_host)
-        flow.metadata[MATCH] = Match(
+        state_of(flow).match = Match(
             service=service, evidence="protocol", matched=hit.protocol, model=hit.model
         )
 
@@ -105,10 +109,11 @@ class Discovery:
         self._record(flow)
 
     def _record(self, flow: http.HTTPFlow) -> None:
-        if flow.metadata.get(RECORDED):
+        state = state_of(flow)
+        if state.recorded:
             return
-        flow.metadata[RECORDED] = True
-        match = flow.metadata.get(MATCH)
+        state.recorded = True
+        match = state.match
         metrics.FLOWS.labels(kind="ai" if match else "other").inc()
         if match is None:
             return

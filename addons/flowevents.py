@@ -6,12 +6,13 @@ from datetime import UTC, datetime
 
 from mitmproxy import http
 
-from addons.flowmeta import ACTION, BYTES_STREAMED, DECISION, IDENTITY, REPORT, TENANT
+from addons.flowstate import FlowState, state_of
 from proxy import metrics
 from proxy.catalog import Match
 from proxy.catalog.hostnames import is_valid_host, normalize_host, printable_host
 from proxy.inspection import finding_records
 from proxy.inventory.events import DetectionEvent
+from proxy.policy import Identity, IdentityResolver
 
 
 def request_path(request: http.Request) -> str:
@@ -25,13 +26,25 @@ def declared_size(request: http.Request) -> int:
     return int(length) if length.isdigit() else 0
 
 
+def identity_of(flow: http.HTTPFlow, state: FlowState, resolver: IdentityResolver) -> Identity:
+    """Who is behind ``flow``, resolved once and kept on its state."""
+    if state.identity is None:
+        credentials = flow.metadata.get("proxyauth")
+        state.identity = resolver.resolve(
+            peer_ip=flow.client_conn.peername[0] if flow.client_conn.peername else "",
+            headers=flow.request.headers,
+            proxyauth_user=str(credentials[0]) if credentials else None,
+            directory_groups=state.directory_groups or frozenset(),
+        )
+    return state.identity
+
+
 def detection_event(flow: http.HTTPFlow, match: Match, **overrides: object) -> DetectionEvent:
     """The inventory record of ``flow``: never the query string, a password or a raw value."""
     request = flow.request
     service = match.service
-    report = flow.metadata.get(REPORT)
-    identity = flow.metadata.get(IDENTITY)
-    decision = flow.metadata.get(DECISION)
+    state = state_of(flow)
+    report, identity, decision = state.report, state.identity, state.decision
     event = DetectionEvent(
         ts=datetime.fromtimestamp(request.timestamp_start, UTC),
         client_ip=flow.client_conn.peername[0] if flow.client_conn.peername else "",
@@ -45,7 +58,7 @@ def detection_event(flow: http.HTTPFlow, match: Match, **overrides: object) -> D
         host=_recorded_host(request.pretty_host),
         path=request_path(request)[:2048],
         request_bytes=_request_bytes(request),
-        response_bytes=_response_bytes(flow),
+        response_bytes=_response_bytes(flow.response, state),
         status=flow.response.status_code if flow.response else None,
         error=flow.error.msg[:512] if flow.error else None,
         confidence=match.confidence,
@@ -54,12 +67,14 @@ def detection_event(flow: http.HTTPFlow, match: Match, **overrides: object) -> D
         model=match.model,
         account=match.account,
         account_kind=decision.account_kind if decision else "unknown",
-        action=flow.metadata.get(ACTION) or (decision.action if decision else "monitor"),
+        action=decision.action if decision else "monitor",
         rule_id=decision.rule_id if decision else None,
         enforced=decision.enforced if decision else True,
         groups=",".join(sorted(identity.groups))[:255] if identity else "",
-        tenant_restricted=bool(flow.metadata.get(TENANT)),
-        findings=finding_records(report.findings) if report else (),
+        tenant_restricted=state.tenant_restricted,
+        findings=finding_records(
+            [f for r in (report, *state.query_reports.values()) if r for f in r.findings]
+        ),
     )
     for name, value in overrides.items():
         setattr(event, name, value)
@@ -85,14 +100,13 @@ def _request_bytes(request: http.Request) -> int:
     return declared_size(request)
 
 
-def _response_bytes(flow: http.HTTPFlow) -> int:
+def _response_bytes(response: http.Response | None, state: FlowState) -> int:
     """Bytes down: the body held, or counted as it streamed, else the Content-Length announced."""
-    response = flow.response
     if response is None:
         return 0
     if response.raw_content is not None and not response.stream:
         return len(response.raw_content)
-    if BYTES_STREAMED in flow.metadata:
-        return int(flow.metadata[BYTES_STREAMED])
+    if state.bytes_streamed is not None:
+        return state.bytes_streamed
     length = response.headers.get("content-length", "")
     return int(length) if length.isdigit() else 0

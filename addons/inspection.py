@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from mitmproxy import http
 
-from addons.flowmeta import MATCH, REPORT
+from addons.flowstate import KEY, FlowState
 from proxy import metrics
 from proxy.dlp import (
     BodyReport,
@@ -19,6 +19,7 @@ from proxy.dlp import (
     quick_to_scan,
 )
 from proxy.dlp.body import QUICK_BYTES
+from proxy.inspection import scan_query
 
 
 class Inspection:
@@ -34,15 +35,17 @@ class Inspection:
 
     async def request(self, flow: http.HTTPFlow) -> None:
         request = flow.request
-        if MATCH not in flow.metadata or flow.response is not None:
+        state: FlowState | None = flow.metadata.get(KEY)
+        if state is None or state.match is None or state.coach_submit or flow.response:
             return
+        self._scan_query(request, state)
         if request.stream or request.raw_content is None:
             metrics.DLP_FAILURES.labels(reason="too_large").inc()
             return
         if request.raw_content:
             content_type = request.headers.get("content-type")
             encoding = request.headers.get("content-encoding")
-            flow.metadata[REPORT] = await self._timed(
+            state.report = await self._timed(
                 inspect_body,
                 request.raw_content,
                 inline=quick_to_scan(
@@ -57,16 +60,27 @@ class Inspection:
     async def websocket_message(self, flow: http.HTTPFlow) -> None:
         assert flow.websocket is not None
         message = flow.websocket.messages[-1]
-        flow.metadata.pop(REPORT, None)
-        if MATCH not in flow.metadata or not message.from_client or not message.is_text:
+        state: FlowState | None = flow.metadata.get(KEY)
+        if state is None or state.match is None:
             return
-        flow.metadata[REPORT] = await self._timed(
+        state.report = None
+        if not message.from_client or not message.is_text:
+            return
+        state.report = await self._timed(
             inspect_text,
             message.text,
             inline=len(message.content) <= QUICK_BYTES,
             scanner=self.scanner,
             limits=self.limits,
         )
+
+    def _scan_query(self, request: http.Request, state: FlowState) -> None:
+        """Query values may carry secrets too; they are short, so they are scanned here."""
+        if "?" in request.path:
+            fields = request.query.fields
+            state.query_reports = scan_query(fields, scanner=self.scanner, limits=self.limits)
+            for report in state.query_reports.values():
+                self._count(report)
 
     async def _timed(
         self, scan: Callable[..., BodyReport], *args: object, inline: bool, **kwargs: object
@@ -77,8 +91,11 @@ class Inspection:
         else:
             report = await asyncio.to_thread(scan, *args, **kwargs)
         metrics.DLP_SCAN_SECONDS.observe(time.perf_counter() - started)
+        self._count(report)
+        return report
+
+    def _count(self, report: BodyReport) -> None:
         for finding in report.findings:
             metrics.DLP_FINDINGS.labels(category=finding.category, severity=finding.severity).inc()
         if not report.complete:
             metrics.DLP_FAILURES.labels(reason="incomplete").inc()
-        return report

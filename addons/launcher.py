@@ -2,33 +2,43 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from mitmproxy import certs, options
+from mitmproxy.proxy.mode_specs import ProxyMode
 from mitmproxy.tools import cmdline
 from mitmproxy.tools.dump import DumpMaster
 from mitmproxy.tools.main import process_options
+from sqlalchemy.exc import OperationalError
 
 from addons.altsvc import AltSvcStripper
 from addons.announcer import Announcer
 from addons.backgroundtasks import BackgroundTasks
 from addons.bundle import Bundle
+from addons.clientallowlist import ClientAllowList
+from addons.coachform import CoachForm
 from addons.discovery import Discovery
 from addons.enforcement import Enforcement
 from addons.heapfreezer import HeapFreezer
 from addons.inspection import Inspection
 from addons.ldapgroups import LdapGroups
 from addons.recorder import Recorder
+from addons.restoration import Restoration
 from addons.rulesreloader import RulesReloader
+from addons.tenantrestriction import TenantRestriction
 from addons.tlsdiscovery import TlsDiscovery
 from proxy.catalog import load_catalog
 from proxy.dlp import config as dlp_config
+from proxy.exposure import refuse_open_relay
 from proxy.filemodes import private_dir
 from proxy.reload import RulesWatcher
 from proxy.runtime import CatalogRef, Core, PolicyRef
 from proxy.settings import Settings
+
+log = logging.getLogger(__name__)
 
 # mitmproxy's own names, so `shadowlens ca` and the proxy agree on one CA.
 CA_BASENAME = "mitmproxy"
@@ -43,7 +53,9 @@ def shadowlens_addons(core: Core) -> list[object]:
     catalog = CatalogRef(core.catalog())
     inspection = Inspection(dlp_config.scanner(settings), dlp_config.limits(settings))
     policy = PolicyRef(settings)
+    policy.register = _register_at_start(core, policy)
     grants = core.coach_grants()
+    pseudonyms = core.pseudonyms()
     watchers: list[RulesWatcher[Any]] = [
         RulesWatcher(
             [rules / "services", rules / "shared_hosts.yaml", rules / "clients.yaml"],
@@ -65,29 +77,45 @@ def shadowlens_addons(core: Core) -> list[object]:
         ),
     ]
     observers = [
+        ClientAllowList(settings.allowed_client_networks),
         Recorder(writer),
         RulesReloader(watchers, interval=settings.rules_reload_seconds),
+        TenantRestriction(policy),  # the first request hook: nothing above it can fail
         TlsDiscovery(
             catalog,
+            policy,
             writer,
             no_decrypt=settings.no_decrypt_set,
             learn_seconds=settings.passthrough_learn_seconds,
+            decrypt=settings.decrypt,
         ),
         Discovery(catalog, writer, max_body=settings.dlp_max_body_bytes),
         *([AltSvcStripper()] if settings.strip_alt_svc else []),
         inspection,
         *_ldap_groups(settings),
+        CoachForm(policy, writer, grants),
+        Restoration(pseudonyms),
     ]
     lifecycle = [  # hooks at start and stop only; HeapFreezer's ``running`` comes last
-        BackgroundTasks([core.retention(), core.grant_sync(grants)]),
+        BackgroundTasks([core.retention(), core.grant_sync(grants), core.register_sync(policy)]),
         Announcer(),
         HeapFreezer(),
     ]
     return [
         Bundle("shadowlens", [*observers, *lifecycle]),
         # An entry of its own: it decides even when an addon above failed on this flow.
-        Enforcement(policy, writer, grants),
+        Enforcement(policy, writer, grants, pseudonyms, max_body=settings.dlp_max_body_bytes),
     ]
+
+
+def _register_at_start(core: Core, policy: PolicyRef) -> dict[str, str]:
+    """The register's statuses before the first flow; the policy file's alone while the
+    database is away (the sync task reads the register as soon as it answers)."""
+    try:
+        return core.read_register(policy)
+    except OperationalError as exc:
+        log.error("register unreadable at start; policy-file statuses apply: %s", exc.orig)
+        return {}
 
 
 def _ldap_groups(settings: Settings) -> list[LdapGroups]:
@@ -124,6 +152,11 @@ def build_master(core: Core, mitm_args: Sequence[str]) -> DumpMaster:
     args = parser.parse_args(list(mitm_args))
     opts.set(*args.setoptions, defer=True)
     process_options(parser, opts, args)
+    refuse_open_relay(
+        [ProxyMode.parse(spec).listen_host(opts.listen_host) for spec in opts.mode],
+        proxyauth=bool(opts.proxyauth),
+        allowed_clients=settings.allowed_client_networks,
+    )
     return master
 
 

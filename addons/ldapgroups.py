@@ -8,7 +8,7 @@ import logging
 from mitmproxy import ctx, http
 from mitmproxy.addons.proxyauth import Ldap
 
-from addons.flowmeta import DIRECTORY_GROUPS, MATCH
+from addons.flowstate import KEY, FlowState
 from proxy.policy.directory import GroupDirectory, LdapServer
 
 log = logging.getLogger(__name__)
@@ -52,15 +52,16 @@ class LdapGroups:
 
     async def _look_up(self, flow: http.HTTPFlow) -> None:
         directory, credentials = self.directory, flow.metadata.get("proxyauth")
-        if directory is None or not credentials or DIRECTORY_GROUPS in flow.metadata:
+        state: FlowState | None = flow.metadata.get(KEY)
+        if directory is None or not credentials or state is None or state.match is None:
             return
-        if MATCH not in flow.metadata:
+        if state.directory_groups is not None:
             return
         user = str(credentials[0])
         groups = directory.cached(user)
         if groups is None:
             groups = await asyncio.to_thread(directory.lookup, user)
-        flow.metadata[DIRECTORY_GROUPS] = groups
+        state.directory_groups = groups
 
     def done(self) -> None:
         if self.directory is not None:

@@ -111,7 +111,9 @@ class DetectionOut(BaseModel):
     )
     status: int | None = Field(examples=[200])
     error: str | None = None
-    action: str = Field(examples=["redact"], description="allow, monitor, coach, redact or block.")
+    action: str = Field(
+        examples=["redact"], description="allow, monitor, coach, redact, pseudonymise or block."
+    )
     rule_id: str | None = Field(
         examples=["redact-secrets"], description="The policy rule that decided the action."
     )

@@ -12,7 +12,6 @@ import dataclasses
 import json
 import logging
 import os
-import secrets
 import signal
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -26,8 +25,10 @@ from proxy.catalog.classify import classify_request
 from proxy.catalog.risk import risk_of
 from proxy.dlp import cli as dlp_cli
 from proxy.errors import RulesError
+from proxy.exposure import OpenProxyError, is_loopback
 from proxy.inventory import cli as inventory_cli
 from proxy.inventory.oidc import OidcConfigError
+from proxy.keys import configured_or_kept
 from proxy.policy import cli as policy_cli
 from proxy.runtime import Core, load_catalog_counted
 from proxy.settings import Settings
@@ -38,6 +39,8 @@ if TYPE_CHECKING:
     from api.server import EmbeddedServer
 
 Handler = Callable[[argparse.Namespace, Settings], int]
+
+API_TOKEN_FILE = "api-token"  # noqa: S105  (a file name) the token made when none is set, 0600
 
 MITM_EPILOG = (
     "Any other flag goes to mitmproxy as it would to mitmdump, e.g. --mode upstream:URL, "
@@ -69,6 +72,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except OidcConfigError as exc:
         print(f"shadowlens: OIDC settings: {exc}", file=sys.stderr)
+        return 2
+    except OpenProxyError as exc:
+        print(f"shadowlens: refusing to start: {exc}", file=sys.stderr)
         return 2
 
 
@@ -228,12 +234,16 @@ def _start_api(core: Core) -> EmbeddedServer:
     from api.app import create_app
     from api.server import build_server
 
-    tokens = core.settings.token_set
+    settings = core.settings
+    tokens = settings.token_set
     if not tokens:
-        token = secrets.token_urlsafe(32)
-        tokens = frozenset({token})
+        path = settings.data_dir / API_TOKEN_FILE
+        tokens = frozenset({configured_or_kept("", path).hex()})
+        print(f"shadowlens: no SHADOWLENS_API_TOKENS set; the API token is in {path}", flush=True)
+    if not is_loopback(settings.api_host):
         print(
-            f"shadowlens: no SHADOWLENS_API_TOKENS set; this run's API token is {token}",
+            f"shadowlens: the API listens on {settings.api_host or 'every address'}; "
+            "every /api route still requires a bearer token",
             flush=True,
         )
     from proxy.inventory.oidc import verifier_from_settings
@@ -242,10 +252,10 @@ def _start_api(core: Core) -> EmbeddedServer:
         sessions=core.sessions,
         tokens=tokens,
         catalog=core.catalog(),
-        oidc=verifier_from_settings(core.settings),
-        policy_file=core.settings.policy_file,
+        oidc=verifier_from_settings(settings),
+        policy_file=settings.policy_file,
     )
-    return build_server(app, host=core.settings.api_host, port=core.settings.api_port)
+    return build_server(app, host=settings.api_host, port=settings.api_port)
 
 
 def _start_metrics(settings: Settings) -> None:

@@ -1,10 +1,10 @@
-"""From DLP findings to what the inventory keeps: counted, masked, fingerprinted."""
+"""Inspection's core: query values scanned, and findings turned into what the inventory keeps."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from proxy.dlp import Finding, summarize
+from proxy.dlp import BodyReport, DlpLimits, Finding, Scanner, inspect_text, summarize
 from proxy.inventory.events import FindingRecord
 
 
@@ -22,3 +22,18 @@ def finding_records(findings: Sequence[Finding]) -> tuple[FindingRecord, ...]:
         )
         for row in summarize(findings)
     )
+
+
+def scan_query(
+    fields: Sequence[tuple[str, str]], *, scanner: Scanner, limits: DlpLimits
+) -> dict[int, BodyReport]:
+    """The report of each query value that holds a finding or could not be scanned in full."""
+    reports = {}
+    for index, (name, value) in enumerate(fields):
+        if value:
+            report = inspect_text(
+                value, scanner=scanner, limits=limits, location=f"query:{name[:64]}"
+            )
+            if report.findings or not report.complete:
+                reports[index] = report
+    return reports

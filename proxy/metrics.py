@@ -94,6 +94,14 @@ DIRECTORY_ERRORS = Counter(
     "shadowlens_directory_errors_total",
     "LDAP group lookups that failed; the user keeps the groups last looked up (or none).",
 )
+CLIENTS_REFUSED = Counter(
+    "shadowlens_clients_refused_total",
+    "Connections closed because the client address is not in SHADOWLENS_PROXY_ALLOWED_CLIENTS.",
+)
+REGISTER_ERRORS = Counter(
+    "shadowlens_register_errors_total",
+    "Reads of the register's service statuses that failed; the last statuses read stay in force.",
+)
 TENANT_RESTRICTIONS = Counter(
     "shadowlens_tenant_restrictions_total",
     "Requests that got tenant-restriction headers inserted, by restriction id.",

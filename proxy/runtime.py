@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
+import secrets
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,9 +20,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from proxy import metrics
 from proxy.catalog import HostIndex, load_catalog
+from proxy.dlp.pseudonym import Pseudonyms
 from proxy.errors import RulesError
 from proxy.filemodes import private_dir
-from proxy.inventory import store
+from proxy.inventory import governance, store
 from proxy.inventory.db import make_engine, session_factory
 from proxy.inventory.events import DetectionEvent
 from proxy.inventory.migrate import upgrade
@@ -65,6 +67,8 @@ class PolicyRef:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.current, self.resolver, self.tenant_hosts = self.load()
+        # Service statuses decided in the inventory's register; they outrank the policy file.
+        self.register: dict[str, str] = {}
 
     def load(self) -> tuple[Policy, IdentityResolver, dict[str, list[TenantRestriction]]]:
         """Read the policy and identity files; RulesError when either is bad."""
@@ -204,16 +208,53 @@ class Core:
         )
         return CoachGrants(key)
 
-    def grant_sync(self, grants: CoachGrants) -> PeriodicTask[list[tuple[str, str, datetime]]]:
+    def pseudonyms(self) -> Pseudonyms:
+        """Surrogate pairs for pseudonymised uploads: this process's memory only, never stored."""
+        return Pseudonyms(secrets.token_bytes(32), ttl=self.settings.pseudonym_ttl_seconds)
+
+    def grant_sync(
+        self, grants: CoachGrants
+    ) -> PeriodicTask[list[tuple[str | None, str, str, datetime]]]:
         """Reads the coaching grants other proxies wrote to the inventory into ``grants``."""
 
-        def read() -> list[tuple[str, str, datetime]]:
+        def read() -> list[tuple[str | None, str, str, datetime]]:
             with self.sessions() as session:
                 return store.running_grants(session, now=datetime.now(UTC))
 
         interval = self.settings.coach_sync_seconds
         return PeriodicTask(
             "grant-sync", read, interval=interval, then=grants.merge, enabled=interval > 0
+        )
+
+    def read_register(self, policy: PolicyRef) -> dict[str, str]:
+        """Seed the register from the policy file's statuses, then read what it decided."""
+        try:
+            self.ensure_schema()
+            return self._read_register(policy)
+        except OperationalError:
+            metrics.REGISTER_ERRORS.inc()
+            raise
+
+    def _read_register(self, policy: PolicyRef) -> dict[str, str]:
+        try:
+            with self.sessions.begin() as session:
+                governance.seed_statuses(
+                    session, statuses=policy.current.service_status, actor="policy-file"
+                )
+        except sqlalchemy.exc.IntegrityError:
+            pass  # another node seeded the same service first; its record stands
+        with self.sessions() as session:
+            return governance.decided_statuses(session)
+
+    def register_sync(self, policy: PolicyRef) -> PeriodicTask[dict[str, str]]:
+        """Keeps ``policy.register`` as the inventory has it, every rules-reload interval."""
+        interval = self.settings.rules_reload_seconds
+        return PeriodicTask(
+            "register-sync",
+            functools.partial(self.read_register, policy),
+            interval=interval,
+            then=functools.partial(setattr, policy, "register"),
+            enabled=interval > 0,
         )
 
     def close(self) -> None:

@@ -100,6 +100,22 @@ class Settings(BaseSettings):
         default="",
         description="Comma-separated CIDRs whose user header and X-Forwarded-For are believed.",
     )
+    decrypt: Literal["all", "ai"] = Field(
+        default="all",
+        description="What TLS the proxy decrypts: all of it, or only catalog AI hosts, SaaS "
+        "hosts with AI signatures and hosts the policy names (the rest is tunnelled).",
+    )
+    pseudonym_ttl_seconds: float = Field(
+        default=3600,
+        gt=0,
+        description="How long a pseudonymised value's surrogate is kept (in memory only) "
+        "after its last use, to be restored in the AI's answers.",
+    )
+    proxy_allowed_clients: str = Field(
+        default="",
+        description="Comma-separated CIDRs of the clients the proxy serves; others are "
+        "refused. Required, unless proxyauth is set, when the proxy listens beyond loopback.",
+    )
     trusted_user_header: str = Field(
         default="X-Authenticated-User",
         description="Header naming the user, accepted only from trusted proxies.",
@@ -178,7 +194,7 @@ class Settings(BaseSettings):
         description="How deep DLP follows nested content (base64 in JSON, files in multipart).",
     )
 
-    @field_validator("trusted_proxies")
+    @field_validator("trusted_proxies", "proxy_allowed_clients")
     @classmethod
     def _cidrs(cls, value: str) -> str:
         for cidr in filter(None, (c.strip() for c in value.split(","))):
@@ -212,11 +228,12 @@ class Settings(BaseSettings):
     @cached_property
     def trusted_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
         """The trusted proxies' networks."""
-        return [
-            ipaddress.ip_network(c.strip(), strict=False)
-            for c in self.trusted_proxies.split(",")
-            if c.strip()
-        ]
+        return _networks(self.trusted_proxies)
+
+    @cached_property
+    def allowed_client_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        """The networks of the clients the proxy serves; empty: any that can reach it."""
+        return _networks(self.proxy_allowed_clients)
 
     @cached_property
     def no_decrypt_set(self) -> frozenset[str]:
@@ -227,3 +244,7 @@ class Settings(BaseSettings):
     def confdir(self) -> Path:
         """Where mitmproxy keeps the CA that clients must trust."""
         return self.data_dir / "mitmproxy"
+
+
+def _networks(cidrs: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    return [ipaddress.ip_network(c.strip(), strict=False) for c in cidrs.split(",") if c.strip()]

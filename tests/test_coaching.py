@@ -36,9 +36,9 @@ def test_the_token_key_is_kept_in_the_data_dir_unless_configured(tmp_path: Path)
 def test_merged_grants_allow_until_their_end_and_the_later_end_wins() -> None:
     grants = CoachGrants(b"k")
     now = datetime.now(UTC)
-    grants.merge([("alice", "midjourney", now + timedelta(minutes=5))])
-    grants.merge([("alice", "midjourney", now + timedelta(minutes=1))])  # does not shorten
-    grants.merge([("bob", "midjourney", now - timedelta(seconds=1))])  # already over
+    grants.merge([("alice", "10.0.0.1", "midjourney", now + timedelta(minutes=5))])
+    grants.merge([("alice", "10.0.0.1", "midjourney", now + timedelta(minutes=1))])  # not shorter
+    grants.merge([("bob", "10.0.0.2", "midjourney", now - timedelta(seconds=1))])  # already over
     assert grants.allowed("alice", "midjourney")
     assert not grants.allowed("alice", "runway")
     assert not grants.allowed("bob", "midjourney")

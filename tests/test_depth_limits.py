@@ -15,7 +15,7 @@ import pytest
 from mitmproxy.test import taddons, tflow, tutils
 
 from addons.discovery import Discovery
-from addons.flowmeta import MATCH, REPORT
+from addons.flowstate import match_of, state_of
 from addons.inspection import Inspection
 from proxy.catalog import load_catalog
 from proxy.catalog.classify import classify_request
@@ -84,11 +84,13 @@ def test_the_real_addons_classify_inspect_and_record_a_deep_body(
 
     written = asyncio.run(main())
     if host == "llm.internal.test":  # no protocol shape can be confirmed in such a body
-        assert MATCH not in flow.metadata and written == []
+        assert match_of(flow) is None and written == []
         return
     [event] = written
     assert event.service_id == "openai-api" and event.request_bytes == len(DEEP_CHAT)
-    detectors = {f.detector for f in flow.metadata[REPORT].findings}
+    report = state_of(flow).report
+    assert report is not None
+    detectors = {f.detector for f in report.findings}
     assert {"dlp-depth-limit", "aws-access-key-id"} <= detectors
 
 

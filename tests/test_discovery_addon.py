@@ -10,7 +10,7 @@ from mitmproxy import http
 from mitmproxy.test import taddons, tflow, tutils
 
 from addons.discovery import Discovery
-from addons.flowmeta import CANDIDATE, MATCH
+from addons.flowstate import match_of, state_of
 from proxy.catalog import HostIndex, Service
 from proxy.inventory.events import DetectionEvent
 from proxy.inventory.writer import InventoryWriter
@@ -124,7 +124,7 @@ def test_non_ai_flow_is_not_recorded_and_large_bodies_stream(
 
     assert _run(scenario) == []
     assert (bool(flow.request.stream), bool(flow.response.stream)) == streamed
-    assert MATCH not in flow.metadata
+    assert match_of(flow) is None
 
 
 @pytest.mark.parametrize("content_type", ["text/event-stream", "application/x-ndjson"])
@@ -221,7 +221,7 @@ def test_ordinary_uploads_stream_without_a_body_check() -> None:
         discovery.request(flow)
 
     assert _run(scenario) == []
-    assert flow.request.stream is True and CANDIDATE not in flow.metadata
+    assert flow.request.stream is True and not state_of(flow).candidate
 
 
 def test_large_ai_uploads_stream_instead_of_filling_memory() -> None:
@@ -232,7 +232,7 @@ def test_large_ai_uploads_stream_instead_of_filling_memory() -> None:
         discovery.requestheaders(flow)
 
     _run(scenario)
-    assert flow.request.stream is True and MATCH in flow.metadata
+    assert flow.request.stream is True and match_of(flow) is not None
 
 
 def test_an_llm_stream_from_an_unknown_host_is_recognised_and_passed_through() -> None:

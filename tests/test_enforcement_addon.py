@@ -14,12 +14,15 @@ from mitmproxy import http, websocket
 from mitmproxy.test import taddons, tflow, tutils
 from wsproto.frame_protocol import Opcode
 
+from addons.coachform import CoachForm
 from addons.enforcement import Enforcement
-from addons.flowmeta import MATCH, REPORT
+from addons.flowstate import state_of
 from addons.inspection import Inspection
+from addons.tenantrestriction import TenantRestriction
 from proxy.catalog import Match, load_catalog
 from proxy.dlp import Finding
 from proxy.dlp import config as dlp_config
+from proxy.dlp.pseudonym import Pseudonyms
 from proxy.inventory.events import DetectionEvent
 from proxy.inventory.writer import InventoryWriter
 from proxy.policy.coaching import CoachGrants
@@ -61,7 +64,9 @@ def _run(settings: Settings, inspection: Inspection, scenario: Scenario) -> list
     async def main() -> None:
         writer = InventoryWriter(keep, queue_size=10, batch_size=10, flush_seconds=0.01)
         writer.start()
-        enforcement = Enforcement(PolicyRef(settings), writer, CoachGrants(b"test-key"))
+        enforcement = Enforcement(
+            PolicyRef(settings), writer, CoachGrants(b"test-key"), Pseudonyms(b"k", ttl=60)
+        )
         with taddons.context(inspection, enforcement):
             await scenario(inspection, enforcement)
         await writer.close()
@@ -77,7 +82,7 @@ def _ai_flow(host: str, service: str, *, path: str = "/", method: str = "GET") -
     flow = tflow.tflow(req=request)
     flow.response = None
     flow.client_conn.peername = ("10.1.0.5", 40000)  # alice, engineering
-    flow.metadata[MATCH] = Match(CATALOG.services[service], "host", host)
+    state_of(flow).match = Match(CATALOG.services[service], "host", host)
     return flow
 
 
@@ -86,7 +91,7 @@ def test_websocket_messages_are_scanned_and_redacted(
 ) -> None:
     flow = tflow.twebsocketflow()
     flow.client_conn.peername = ("10.1.0.5", 40000)
-    flow.metadata[MATCH] = Match(CATALOG.services["chatgpt"], "host", "chatgpt.com")
+    state_of(flow).match = Match(CATALOG.services["chatgpt"], "host", "chatgpt.com")
     assert flow.websocket is not None
     flow.websocket.messages.append(
         websocket.WebSocketMessage(Opcode.TEXT, True, f"deploy with {AWS} now".encode())
@@ -102,29 +107,37 @@ def test_websocket_messages_are_scanned_and_redacted(
     assert [f.detector for f in event.findings] == ["aws-access-key-id"]
 
 
-def test_tenant_headers_replace_what_the_client_sent(
-    settings: Settings, inspection: Inspection
-) -> None:
+def test_tenant_headers_replace_what_the_client_sent(settings: Settings) -> None:
     flow = _ai_flow("chatgpt.com", "chatgpt")
     flow.request.headers["ChatGPT-Allowed-Workspace-Id"] = "ws-personal"
-
-    async def scenario(inspection: Inspection, enforcement: Enforcement) -> None:
-        enforcement.requestheaders(flow)
-
-    _run(settings, inspection, scenario)
+    with taddons.context():
+        TenantRestriction(PolicyRef(settings)).requestheaders(flow)
     assert flow.request.headers.get_all("ChatGPT-Allowed-Workspace-Id") == ["ws-corp-1234"]
+    assert state_of(flow).tenant_restricted
 
 
 def test_a_forged_coaching_form_is_refused(settings: Settings, inspection: Inspection) -> None:
     flow = _ai_flow("www.midjourney.com", "midjourney", path=COACH_PATH, method="POST")
     flow.request.urlencoded_form = [("justification", "because I said so"), ("token", "forged")]
+    written: list[DetectionEvent] = []
+
+    def keep(batch: Sequence[DetectionEvent]) -> int:
+        written.extend(batch)
+        return len(batch)
+
+    writer = InventoryWriter(keep, queue_size=10, batch_size=10, flush_seconds=0.01)
+    form = CoachForm(PolicyRef(settings), writer, CoachGrants(b"test-key"))
 
     async def scenario(inspection: Inspection, enforcement: Enforcement) -> None:
+        form.requestheaders(flow)
         enforcement.requestheaders(flow)
+        await inspection.request(flow)
+        form.request(flow)
         enforcement.request(flow)
 
-    assert _run(settings, inspection, scenario) == []
+    assert _run(settings, inspection, scenario) == written == []
     assert flow.response is not None and flow.response.status_code == 400
+    assert state_of(flow).report is None  # the justification is not scanned as an upload
 
 
 def test_a_body_that_inspection_never_reported_on_fails_closed(
@@ -196,6 +209,46 @@ def test_small_plain_bodies_are_scanned_on_the_loop_the_rest_in_a_thread(
             del inspection.scanner.scan
 
     _run(settings, inspection, scenario)
-    report = flow.metadata[REPORT]
+    report = state_of(flow).report
+    assert report is not None
     assert [f.detector for f in report.findings] == ["aws-access-key-id"]
     assert {t is threading.main_thread() for t in threads} == {on_loop}
+
+
+def test_secrets_in_the_query_string_are_scanned_and_masked(
+    settings: Settings, inspection: Inspection
+) -> None:
+    flow = _ai_flow("api.openai.com", "openai-api", path=f"/v1/models?key={AWS}&q=hi")
+
+    async def scenario(inspection: Inspection, enforcement: Enforcement) -> None:
+        enforcement.requestheaders(flow)
+        await inspection.request(flow)
+        enforcement.request(flow)
+
+    _run(settings, inspection, scenario)
+    assert AWS not in flow.request.url
+    assert flow.request.query["q"] == "hi"
+    assert flow.request.query["key"].startswith("[REDACTED:aws-access-key-id")
+    decision = state_of(flow).decision
+    assert decision is not None and (decision.action, decision.rule_id) == (
+        "redact",
+        "redact-secrets",
+    )
+
+
+def test_a_streamed_upload_answered_on_its_headers_is_not_streamed(
+    settings: Settings, inspection: Inspection
+) -> None:
+    flow = _ai_flow("chat.deepseek.com", "deepseek", method="POST")
+    flow.request.stream = True
+    flow.request.headers["expect"] = "100-continue"
+
+    async def scenario(inspection: Inspection, enforcement: Enforcement) -> None:
+        enforcement.requestheaders(flow)
+
+    _run(settings, inspection, scenario)
+    # mitmproxy refuses a response on a streamed request; nor may the client be invited
+    # to send a body that will be dropped.
+    assert flow.response is not None and flow.response.status_code == 403
+    assert flow.request.stream is False and "expect" not in flow.request.headers
+    assert flow.response.headers["connection"] == "close"

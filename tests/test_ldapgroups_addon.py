@@ -8,7 +8,7 @@ import pytest
 from mitmproxy import exceptions, http
 from mitmproxy.test import taddons, tflow
 
-from addons.flowmeta import DIRECTORY_GROUPS, MATCH
+from addons.flowstate import state_of
 from addons.ldapgroups import LdapGroups
 from proxy.settings import Settings
 from tests.ldapserver import GROUPS, LdapServer
@@ -28,7 +28,7 @@ def _flow(user: str | None, *, ai: bool = True) -> http.HTTPFlow:
     if user is not None:
         flow.metadata["proxyauth"] = (user, "password")
     if ai:
-        flow.metadata[MATCH] = object()  # which service does not matter here
+        state_of(flow).match = object()  # type: ignore[assignment]  # any service will do
     return flow
 
 
@@ -48,10 +48,10 @@ def test_groups_are_looked_up_for_authenticated_users_of_ai_services(
             groups.done()
 
     asyncio.run(scenario())
-    assert flows["alice"].metadata[DIRECTORY_GROUPS] == {"engineering", "ai-approved"}
-    assert flows["bob"].metadata[DIRECTORY_GROUPS] == frozenset()
-    assert DIRECTORY_GROUPS not in flows["not-ai"].metadata
-    assert DIRECTORY_GROUPS not in flows["anonymous"].metadata
+    assert state_of(flows["alice"]).directory_groups == {"engineering", "ai-approved"}
+    assert state_of(flows["bob"]).directory_groups == frozenset()
+    assert state_of(flows["not-ai"]).directory_groups is None
+    assert state_of(flows["anonymous"]).directory_groups is None
 
 
 @pytest.mark.parametrize("proxyauth", ["@/etc/htpasswd", "any", None])

@@ -162,7 +162,7 @@ def test_failed_inspection_fails_closed_for_data_rules(
     policy: Policy, catalog: HostIndex, resolver: IdentityResolver
 ) -> None:
     alice = _who(resolver, "10.1.0.5")
-    failed = Upload(failed=True)
+    failed = Upload(failure="scan_error")
     # perplexity (unknown): the code rule cannot be checked, and it blocks: fail closed
     decision = decide(policy, identity=alice, service=catalog.services["perplexity"], upload=failed)
     assert (decision.action, decision.rule_id) == ("block", "block-code-to-unsanctioned")
@@ -190,9 +190,11 @@ def test_on_inspection_error_allow_is_respected(tmp_path: Path, catalog: HostInd
         load_policy(path),
         identity=anyone,
         service=catalog.services["chatgpt"],
-        upload=Upload(failed=True),
+        upload=Upload(failure="scan_error"),
     )
-    assert (decision.action, decision.rule_id) == ("monitor", "note-pii")
+    # The unchecked rule does not act, and it hides no later rule: the default applies.
+    assert (decision.action, decision.rule_id) == ("monitor", "default")
+    assert "note-pii could not check the upload (scan_error)" in decision.reason
 
 
 def test_statuses_for_catalog_unknown_endpoints_and_categories(

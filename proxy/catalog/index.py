@@ -99,6 +99,15 @@ class HostIndex:
                 return Match(service=service, evidence=evidence, matched=pattern)
         return None
 
+    def worth_decrypting(self, host: str) -> bool:
+        """Whether a service may show in this host's traffic: its domain or pattern, or a
+        request signature (AI built into a SaaS) on it or a parent domain."""
+        host = normalize_host(host)
+        return any(
+            suffix in self._signatures or self._host_match(host, suffix, "sni") is not None
+            for suffix in suffixes(host)
+        )
+
     def is_shared(self, host: str) -> bool:
         """True when ``host`` is, or sits under, shared infrastructure."""
         return any(s in self.shared for s in suffixes(normalize_host(host)))

@@ -38,7 +38,7 @@ from proxy.dlp.jsonpos import (
     string_values,
 )
 from proxy.dlp.model import BodyReport, DlpLimits, Finding
-from proxy.dlp.redact import mask_label, merged_spans, redact_text
+from proxy.dlp.redact import Replacement, mask_label, merged_spans, redact_text
 
 if TYPE_CHECKING:  # typing only, without an import cycle at runtime
     from proxy.dlp.engine import Scanner
@@ -163,6 +163,7 @@ class _Walk:
     report: BodyReport
     scanner: Scanner | None = None
     masks: dict[str, list[Finding]] | None = None
+    label: Replacement = mask_label
     seen: dict[str, int] = field(default_factory=dict)
     limit_hits: set[str] = field(default_factory=set)
 
@@ -198,7 +199,7 @@ class _Walk:
             return text
         if self.masks is not None:
             found = self.masks.get(location)
-            return redact_text(text, found) if found else text
+            return redact_text(text, found, self.label) if found else text
         assert self.scanner is not None
         scanned = text
         if len(text) > self.limits.max_segment_chars:
@@ -824,8 +825,9 @@ def redact_body(
     content_encoding: str | None,
     report: BodyReport,
     limits: DlpLimits | None = None,
+    label: Replacement = mask_label,
 ) -> tuple[bytes, dict[str, str]]:
-    """The body with every finding of ``report`` masked, re-encoded as it came.
+    """The body with every finding of ``report`` masked (by ``label``), re-encoded as it came.
 
     Returns the new raw body and headers to set (``Content-Length``); an unchanged body
     comes back as is with no headers. Raises :class:`RedactionError` when the body could
@@ -840,7 +842,7 @@ def redact_body(
     if report.truncated:
         raise RedactionError("the body could not be decoded in full; it cannot be redacted")
     limits = limits or report.limits or DlpLimits()
-    walk = _Walk(limits=limits, report=BodyReport(), masks=dict(masks))
+    walk = _Walk(limits=limits, report=BodyReport(), masks=dict(masks), label=label)
     decoded = _decode_layers(content, content_encoding, limits, walk)
     if decoded is None or walk.report.truncated:
         raise RedactionError("the body no longer decodes as it did when scanned")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from proxy.dlp.model import Finding
 
@@ -26,12 +26,17 @@ def merged_spans(findings: Sequence[Finding], length: int) -> list[tuple[int, in
     return merged
 
 
-def mask_label(detector: str) -> str:
+def mask_label(detector: str, value: str = "") -> str:
+    """The default replacement: the detector's name, nothing of the value."""
     return f"[REDACTED:{detector}]"
 
 
-def redact_text(text: str, findings: Sequence[Finding]) -> str:
-    """``text`` with each finding's span replaced by ``[REDACTED:<detector>]``.
+# What replaces a masked span: a function of the detector and the span's text.
+Replacement = Callable[[str, str], str]
+
+
+def redact_text(text: str, findings: Sequence[Finding], label: Replacement = mask_label) -> str:
+    """``text`` with each finding's span replaced by ``label`` (``[REDACTED:<detector>]``).
 
     Findings must come from scanning this same text (offsets are into it); limit findings
     are ignored. Text outside the spans is unchanged.
@@ -41,9 +46,9 @@ def redact_text(text: str, findings: Sequence[Finding]) -> str:
         return text
     parts: list[str] = []
     pos = 0
-    for start, end, label in spans:
+    for start, end, detector in spans:
         parts.append(text[pos:start])
-        parts.append(mask_label(label))
+        parts.append(label(detector, text[start:end]))
         pos = end
     parts.append(text[pos:])
     return "".join(parts)

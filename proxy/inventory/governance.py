@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -128,11 +128,30 @@ def list_services(
     return records[:limit]
 
 
+def _unseen(service_id: str, catalog: HostIndex | None) -> ServiceSeen | None:
+    """A catalog service not seen yet, with zero counts: it can be governed before it is."""
+    service = catalog.services.get(service_id) if catalog is not None else None
+    if service is None:
+        return None
+    return ServiceSeen(
+        id=service.id,
+        name=service.name,
+        vendor=service.vendor,
+        category=service.category,
+        first_seen=None,
+        last_seen=None,
+        requests=0,
+        bytes_up=0,
+        bytes_down=0,
+        users=0,
+    )
+
+
 def get_service(
     session: Session, *, service_id: str, catalog: HostIndex | None = None
 ) -> ServiceRecord | None:
-    """One service of the register, or None when it was never seen."""
-    row = session.get(ServiceSeen, service_id)
+    """One service of the register (seen, or in the catalog), or None when neither."""
+    row = session.get(ServiceSeen, service_id) or _unseen(service_id, catalog)
     if row is None:
         return None
     classes = list(
@@ -187,8 +206,8 @@ def update_governance(
 ) -> ServiceRecord:
     """Apply ``changes`` to a service's governance record and audit them; ValueError if bad."""
     _check(changes)
-    if session.get(ServiceSeen, service_id) is None:
-        raise LookupError(f"no service {service_id!r} in the inventory")
+    if session.get(ServiceSeen, service_id) is None and _unseen(service_id, catalog) is None:
+        raise LookupError(f"no service {service_id!r} in the inventory or the catalog")
     now = datetime.now(UTC)
     gov = session.get(Governance, service_id)
     before = _governance_dict(gov)
@@ -214,6 +233,39 @@ def update_governance(
     record = get_service(session, service_id=service_id, catalog=catalog)
     assert record is not None
     return record
+
+
+def decided_statuses(session: Session) -> dict[str, str]:
+    """Each service's status as the register decided it; "unknown" decides nothing."""
+    query = select(Governance.service_id, Governance.status).where(Governance.status != "unknown")
+    return dict(session.execute(query).tuples().all())
+
+
+def seed_statuses(session: Session, *, statuses: Mapping[str, str], actor: str) -> list[str]:
+    """Give the services in ``statuses`` that the register has no record of that status.
+
+    The policy file's ``status.services`` only seeds the register: a status decided in the
+    register (CLI or API) is never overwritten. Returns the ids seeded, each audited.
+    """
+    if not statuses:
+        return []
+    known = set(session.scalars(select(Governance.service_id)))
+    now = datetime.now(UTC)
+    seeded = sorted(set(statuses) - known)
+    for service_id in seeded:
+        gov = Governance(
+            service_id=service_id, status=statuses[service_id], updated_at=now, updated_by=actor
+        )
+        session.add(gov)
+        record_audit(
+            session,
+            actor=actor,
+            action="governance.seed",
+            target=service_id,
+            before=None,
+            after=_governance_dict(gov),
+        )
+    return seeded
 
 
 def record_audit(

@@ -20,7 +20,6 @@ from proxy.inventory.events import (
     DetectionEvent,
 )
 from proxy.inventory.models import Detection, FindingRow, Justification, ServiceSeen
-from proxy.policy.coaching import holder
 
 
 def record_detections(session: Session, *, events: Sequence[DetectionEvent]) -> int:
@@ -42,8 +41,10 @@ FINDINGS = BulkInsert(FindingRow, FINDING_COLUMNS)
 JUSTIFICATIONS = BulkInsert(Justification, JUSTIFICATION_COLUMNS)
 
 
-def running_grants(session: Session, *, now: datetime) -> list[tuple[str, str, datetime]]:
-    """Coaching grants not yet over, from every proxy: (holder, service id, until)."""
+def running_grants(
+    session: Session, *, now: datetime
+) -> list[tuple[str | None, str, str, datetime]]:
+    """Coaching grants not yet over, from every proxy: (user, client ip, service id, until)."""
     rows = session.execute(
         select(
             Justification.user,
@@ -52,7 +53,7 @@ def running_grants(session: Session, *, now: datetime) -> list[tuple[str, str, d
             Justification.allowed_until,
         ).where(Justification.allowed_until > now)
     )
-    return [(holder(user, ip), service, until) for user, ip, service, until in rows]
+    return [(user, ip, service, until) for user, ip, service, until in rows]
 
 
 def list_services(session: Session, *, limit: int = 500) -> Sequence[ServiceSeen]:

@@ -4,15 +4,25 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
+from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
+
+from sqlalchemy.exc import OperationalError
 
 from proxy.catalog.classify import classify_request
 from proxy.catalog.model import Service
 from proxy.dlp import config as dlp_config
 from proxy.dlp import inspect_body
-from proxy.policy.decide import Upload, decide, service_status
+from proxy.dlp.pseudonym import Pseudonyms
+from proxy.inspection import scan_query
+from proxy.inventory import store
+from proxy.policy.coaching import CoachGrants
+from proxy.policy.decide import service_status
+from proxy.policy.enforce import Inspected, RequestView, Verdict, enforce
 from proxy.policy.model import Identity
-from proxy.runtime import PolicyRef, load_catalog_counted
+from proxy.runtime import Core, PolicyRef, load_catalog_counted
 from proxy.settings import Settings
 
 
@@ -37,6 +47,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     test.add_argument("--method", default=None, type=str.upper, help="default: POST with a body")
     test.add_argument("--body", type=Path, metavar="FILE", help="a request body file")
     test.add_argument("--content-type", default="application/json", help="of the body")
+    test.add_argument("--content-encoding", default="", help="of the body (gzip, br, …)")
     test.add_argument("--json", action="store_true", help="print JSON")
     test.set_defaults(func=test_command)
 
@@ -55,11 +66,13 @@ def lint_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def test_command(args: argparse.Namespace, settings: Settings) -> int:
-    """What would the proxy do with this request from this user?"""
+    """What would the proxy do with this request from this user? The proxy's own verdict."""
     ref = PolicyRef(settings)
     body = args.body.read_bytes() if args.body else b""
     method = args.method or ("POST" if body else "GET")
     headers = {"content-type": args.content_type} if body else {}
+    if body and args.content_encoding:
+        headers["content-encoding"] = args.content_encoding
     catalog = load_catalog_counted(settings.rules_dir)
     match = classify_request(catalog, args.url, method=method, headers=headers, body=body)
     if match is None:
@@ -67,37 +80,91 @@ def test_command(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     resolved = ref.resolver.resolve(peer_ip=args.ip, headers={}, proxyauth_user=args.user)
     identity = Identity(resolved.user, resolved.groups | set(args.group), resolved.client_ip, "cli")
-    upload = _upload(settings, body, args.content_type)
-    decision = decide(ref.current, identity=identity, service=match.service, upload=upload)
-    result = {
-        "service": match.service.id,
-        "status": service_status(ref.current, match.service),
+    request = _request(
+        args.url, method, headers, body, held=len(body) <= settings.dlp_max_body_bytes
+    )
+    grants, ref.register = _inventory_state(settings, ref)
+    verdict = enforce(
+        ref.current,
+        request=request,
+        identity=identity,
+        match=match,
+        inspected=_inspected(settings, request),
+        grants=grants,
+        pseudonyms=Pseudonyms(b"policy-test", ttl=1),
+        register=ref.register,
+    )
+    result = _result(match.service, identity, verdict, ref)
+    print(json.dumps(result) if args.json else _describe(match.service, result))
+    return 0
+
+
+def _request(
+    url: str, method: str, headers: dict[str, str], body: bytes, *, held: bool
+) -> RequestView:
+    parts = urlsplit(url)
+    path = parts.path or "/"
+    return RequestView(
+        method=method,
+        url=url,
+        host=(parts.hostname or "").lower(),
+        path=f"{path}?{parts.query}" if parts.query else path,
+        headers=headers,
+        body=body if held else None,  # the proxy streams what it cannot hold
+        query=tuple(parse_qsl(parts.query, keep_blank_values=True)),
+    )
+
+
+def _inspected(settings: Settings, request: RequestView) -> Inspected:
+    scanner, limits = dlp_config.scanner(settings), dlp_config.limits(settings)
+    report = None
+    if request.body:
+        report = inspect_body(
+            request.body,
+            content_type=request.headers.get("content-type"),
+            content_encoding=request.headers.get("content-encoding"),
+            scanner=scanner,
+            limits=limits,
+        )
+    return Inspected(report, scan_query(request.query, scanner=scanner, limits=limits))
+
+
+def _inventory_state(settings: Settings, ref: PolicyRef) -> tuple[CoachGrants, dict[str, str]]:
+    """The coaching grants and register statuses in force, read from the inventory."""
+    core = Core.open(settings, migrate=False)
+    grants = core.coach_grants()
+    try:
+        core.ensure_schema()
+        with core.sessions() as session:
+            grants.merge(store.running_grants(session, now=datetime.now(UTC)))
+        return grants, core.read_register(ref)
+    except OperationalError as exc:
+        print(
+            f"warning: inventory unreadable ({exc.orig}); policy-file statuses, no grants",
+            file=sys.stderr,
+        )
+        return grants, {}
+    finally:
+        core.close()
+
+
+def _result(
+    service: Service, identity: Identity, verdict: Verdict, ref: PolicyRef
+) -> dict[str, object]:
+    decision = verdict.decision
+    return {
+        "service": service.id,
+        "status": service_status(ref.current, service, ref.register),
         "user": identity.user,
         "groups": sorted(identity.groups),
-        "findings": [f"{c}/{s}" for c, s in upload.findings],
+        "findings": [f"{c}/{s}" for c, s in verdict.findings],
         "action": decision.action,
         "rule": decision.rule_id,
         "reason": decision.reason,
         "enforced": decision.enforced,
+        "answer": verdict.answer.status if verdict.answer else None,
+        "rewritten": verdict.body is not None or verdict.query is not None,
     }
-    if args.json:
-        print(json.dumps(result))
-    else:
-        print(_describe(match.service, result))
-    return 0
-
-
-def _upload(settings: Settings, body: bytes, content_type: str) -> Upload:
-    if not body:
-        return Upload()
-    report = inspect_body(
-        body,
-        content_type=content_type,
-        content_encoding=None,
-        scanner=dlp_config.scanner(settings),
-        limits=dlp_config.limits(settings),
-    )
-    return Upload([(f.category, f.severity) for f in report.findings], failed=not report.complete)
 
 
 def _describe(service: Service, result: dict[str, object]) -> str:

@@ -40,10 +40,11 @@ class CoachGrants:
         self._until[(who, service_id)] = time.monotonic() + minutes * 60
         return datetime.now(UTC) + timedelta(minutes=minutes)
 
-    def merge(self, grants: Iterable[tuple[str, str, datetime]]) -> None:
-        """Add grants (who, service, until) made by other proxies; the later end wins."""
+    def merge(self, grants: Iterable[tuple[str | None, str, str, datetime]]) -> None:
+        """Add grants (user, client ip, service, until) other proxies made; the later end wins."""
         now, clock = datetime.now(UTC), time.monotonic()
-        for who, service_id, until in grants:
+        for user, client_ip, service_id, until in grants:
+            who = holder(user, client_ip)
             ends = clock + (until - now).total_seconds()
             if ends > self._until.get((who, service_id), 0.0):
                 self._until[(who, service_id)] = ends

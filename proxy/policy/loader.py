@@ -36,7 +36,7 @@ def _conditions(raw: dict[str, Any]) -> Conditions:
 
 def _rule(raw: dict[str, Any]) -> Rule:
     action = raw["action"]
-    fail_closed = "block" if action in ("redact", "block") else "allow"
+    fail_closed = "block" if action in ("redact", "pseudonymise", "block") else "allow"
     return Rule(
         id=raw["id"],
         action=action,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-ACTIONS = ("allow", "monitor", "coach", "redact", "block")
+ACTIONS = ("allow", "monitor", "coach", "redact", "pseudonymise", "block")
 STATUSES = ("sanctioned", "tolerated", "unsanctioned", "unknown")
 SEVERITY_RANK = {"low": 0, "medium": 1, "high": 2, "critical": 3}
 

@@ -64,7 +64,7 @@ class RunningProxy:
 
 
 def _wait_for(output: list[str], pattern: str, process: subprocess.Popen[str]) -> str:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 240  # a loaded 2-core machine can take minutes to start
     while time.monotonic() < deadline:
         for line in output:
             if match := re.search(pattern, line):

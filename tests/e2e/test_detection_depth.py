@@ -71,17 +71,17 @@ def test_do_not_decrypt_hosts_are_discovered_by_sni(
     assert (detection["evidence"], detection["method"], detection["path"]) == ("sni", "TLS", "")
 
 
-def test_pinned_client_fails_once_then_passes_through_and_is_discovered(
+def test_pinned_client_is_discovered_but_never_passed_around_the_policy(
     shadowlens: RunningProxy, upstream: Upstream
 ) -> None:
-    # A client that trusts only the real CA rejects our certificate, like a pinned app.
-    first = _curl(shadowlens, "https://api.mistral.ai/v1/models", upstream.ca_file)  # type: ignore[attr-defined]
-    assert first.stdout == "000"
-    second = _curl(shadowlens, "https://api.mistral.ai/v1/models", upstream.ca_file)  # type: ignore[attr-defined]
-    assert second.stdout == "200"
+    # A client that trusts only the real CA rejects our certificate, like a pinned app. The
+    # default policy masks secrets (failing closed), so the host is not passed through
+    # undecrypted: it stays refused, and each failed handshake is recorded.
+    for _ in range(2):
+        failed = _curl(shadowlens, "https://api.mistral.ai/v1/models", upstream.ca_file)  # type: ignore[attr-defined]
+        assert failed.stdout == "000"
     detections = shadowlens.wait_for_detections(2, service="mistral")
-    assert [d["evidence"] for d in detections] == ["sni", "sni"]
-    assert sorted(bool(d["error"]) for d in detections) == [False, True]
+    assert [(d["evidence"], bool(d["error"])) for d in detections] == [("sni", True)] * 2
     metrics = httpx.get(f"{shadowlens.api_url}/metrics", timeout=5, trust_env=False).text
-    assert 'shadowlens_tls_passthrough_total{reason="learned"} 1.0' in metrics
-    assert "shadowlens_tls_client_failures_total 1.0" in metrics
+    assert 'shadowlens_tls_passthrough_total{reason="learned"}' not in metrics
+    assert "shadowlens_tls_client_failures_total 2.0" in metrics

@@ -32,16 +32,6 @@ CHAT_COMPLETION = {
 }
 
 
-def stream_chunks() -> list[bytes]:
-    """The server-sent events of a streamed chat completion saying "pong" 100 times."""
-    events = [
-        {"id": "chatcmpl-test", "object": "chat.completion.chunk", "created": 1_700_000_000,
-         "model": "gpt-4o-mini", "choices": [{"index": 0, "delta": {"content": "pong "}}]}
-        for _ in range(100)
-    ]  # fmt: skip
-    return [f"data: {json.dumps(e)}\n\n".encode() for e in events] + [b"data: [DONE]\n\n"]
-
-
 ANTHROPIC_MESSAGE = {
     "id": "msg_test",
     "type": "message",
@@ -145,21 +135,71 @@ class _Handler(BaseHTTPRequestHandler):
         self.received.requests.append(
             {"method": "POST", "host": self.headers["host"], "path": self.path, "body": body}
         )
-        if b'"stream": true' in body or b'"stream":true' in body:
-            self._stream_reply()
+        request = _json_or_empty(body)
+        if request.get("model") == "echo":
+            self._echo(request)
             return
         reply = ANTHROPIC_MESSAGE if self.path.startswith("/v1/messages") else CHAT_COMPLETION
         self._reply(json.dumps(reply).encode())
 
-    def _stream_reply(self) -> None:
-        """An OpenAI chat stream without Content-Length: its end is the connection's close."""
+    def _echo(self, request: dict[str, Any]) -> None:
+        """A model that says back the last user message, and passes it to a tool if it has one."""
+        said = str(request["messages"][-1]["content"])
+        arguments = json.dumps({"text": said}) if request.get("tools") else None
+        if not request.get("stream"):
+            self._reply(json.dumps(_completion(said, arguments)).encode())
+            return
         self.send_response(200)
         self.send_header("content-type", "text/event-stream")
-        self.send_header("connection", "close")
         self.end_headers()
-        for chunk in stream_chunks():
-            self.wfile.write(chunk)
+        for event in _echo_events(said, arguments):
+            self.wfile.write(f"data: {json.dumps(event)}\n\n".encode())
             self.wfile.flush()
+        self.wfile.write(b"data: [DONE]\n\n")
+        self.close_connection = True
+
+
+def _json_or_empty(body: bytes) -> dict[str, Any]:
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
+
+
+def _completion(said: str, arguments: str | None) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": said}
+    if arguments is not None:
+        call = {
+            "id": "call_1",
+            "type": "function",
+            "function": {"name": "note", "arguments": arguments},
+        }
+        message["tool_calls"] = [call]
+    return {
+        **CHAT_COMPLETION,
+        "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+    }
+
+
+def _echo_events(said: str, arguments: str | None) -> list[dict[str, Any]]:
+    """The answer a few characters an event, so that any value is split over several."""
+    base = {"id": "chatcmpl-echo", "object": "chat.completion.chunk", "created": 0, "model": "echo"}
+    deltas: list[dict[str, Any]] = [{"role": "assistant", "content": ""}]
+    deltas += [{"content": said[i : i + 5]} for i in range(0, len(said), 5)]
+    if arguments is not None:
+        start = {"index": 0, "id": "call_1", "type": "function",
+                 "function": {"name": "note", "arguments": ""}}  # fmt: skip
+        deltas.append({"tool_calls": [start]})
+        deltas += [
+            {"tool_calls": [{"index": 0, "function": {"arguments": arguments[i : i + 4]}}]}
+            for i in range(0, len(arguments), 4)
+        ]
+    events = [
+        {**base, "choices": [{"index": 0, "delta": d, "finish_reason": None}]} for d in deltas
+    ]
+    events.append({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+    return events
 
 
 class Upstream:

@@ -1,0 +1,140 @@
+"""The import map: which part of shadowlens may import which, checked at every depth.
+
+Every import statement counts, at module level or inside a function, and so does
+``importlib.import_module("...")`` with a literal name. The map below is the one in
+docs/architecture.md; a new package must be added to both.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from proxy.settings import PROJECT_ROOT
+
+OURS = ("proxy", "addons", "api")
+BASE = {"proxy.errors", "proxy.settings", "proxy.keys", "proxy.metrics", "proxy.periodic"}
+CORE = BASE | {
+    "proxy.rulesfile",
+    "proxy.reload",
+    "proxy.exposure",
+    "proxy.catalog",
+    "proxy.dlp",
+    "proxy.policy",
+    "proxy.inventory",
+    "proxy.inspection",
+    "proxy.runtime",
+}
+# part → the parts it may import. The CLI (every ``cli`` module: the composition root) is the
+# only part of the core that may import the adapters.
+ALLOWED: dict[str, set[str]] = {
+    "proxy": set(),  # the package's own __init__
+    "proxy.errors": set(),
+    "proxy.settings": set(),
+    "proxy.keys": set(),
+    "proxy.metrics": set(),
+    "proxy.periodic": set(),
+    "proxy.exposure": set(),
+    "proxy.rulesfile": {"proxy.errors"},
+    "proxy.reload": {"proxy.errors", "proxy.metrics"},
+    "proxy.catalog": {"proxy.errors", "proxy.rulesfile"},
+    "proxy.dlp": {"proxy.errors", "proxy.keys", "proxy.settings", "proxy.metrics"},
+    "proxy.policy": {"proxy.catalog", "proxy.dlp", "proxy.errors", "proxy.metrics",
+                     "proxy.rulesfile"},
+    "proxy.inventory": {"proxy.catalog", "proxy.errors", "proxy.metrics", "proxy.settings"},
+    "proxy.inspection": {"proxy.dlp", "proxy.inventory"},
+    "proxy.runtime": CORE - {"proxy.runtime"},
+    "proxy.cli": CORE | {"addons", "api"},
+    "addons": CORE,
+    "api": {"proxy.catalog", "proxy.errors", "proxy.inventory", "proxy.policy", "proxy.metrics",
+            "proxy.settings"},
+}  # fmt: skip
+
+
+def part_of(module: str) -> str:
+    """The part of the map a module belongs to."""
+    parts = module.split(".")
+    if parts[0] != "proxy":
+        return parts[0]
+    if parts[-1] in ("cli", "__main__"):
+        return "proxy.cli"
+    return ".".join(parts[:2]) if len(parts) > 1 else "proxy"
+
+
+def imported(tree: ast.AST) -> Iterator[tuple[int, str]]:
+    """(line, module) of every import of ours in ``tree``, however deep it sits."""
+    for node in ast.walk(tree):
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if node.module == "proxy":  # from proxy import metrics
+                names = [f"proxy.{alias.name}" for alias in node.names]
+            else:
+                names = [node.module]
+        elif _import_module_call(node):
+            assert isinstance(node, ast.Call)
+            names = [node.args[0].value]  # type: ignore[attr-defined]
+        yield from ((node.lineno, n) for n in names if n.split(".")[0] in OURS)  # type: ignore[attr-defined]
+
+
+def _import_module_call(node: ast.AST) -> bool:
+    if not (isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant)):
+        return False
+    func = node.func
+    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+    return name == "import_module" and isinstance(node.args[0].value, str)
+
+
+def violations(root: Path) -> list[str]:
+    """Every import in the tree under ``root`` that the map does not allow."""
+    found = []
+    for package in OURS:
+        for path in sorted((root / package).rglob("*.py")):
+            relative = path.relative_to(root).with_suffix("")
+            module = ".".join(relative.parts).removesuffix(".__init__")
+            source = part_of(module)
+            if source not in ALLOWED:
+                found.append(f"{relative}: part {source!r} is not in the import map")
+                continue
+            for line, name in imported(ast.parse(path.read_text(), str(path))):
+                target = part_of(name)
+                if target != source and target not in ALLOWED[source]:
+                    found.append(f"{relative}.py:{line}: {source} may not import {name}")
+    return found
+
+
+def test_the_tree_follows_the_import_map() -> None:
+    assert violations(PROJECT_ROOT) == []
+
+
+def test_the_map_has_no_cycle() -> None:
+    def reaches(start: str, goal: str, seen: set[str]) -> bool:
+        for nxt in ALLOWED.get(start, set()) - seen:
+            if nxt == goal or reaches(nxt, goal, seen | {nxt}):
+                return True
+        return False
+
+    assert [part for part in ALLOWED if reaches(part, part, set())] == []
+
+
+@pytest.mark.parametrize(
+    ("where", "source"),
+    [
+        ("proxy/catalog/misplaced.py", "def f():\n    from addons.discovery import Discovery\n"),
+        ("proxy/inventory/misplaced.py", "from proxy.policy.coaching import holder\n"),
+        ("proxy/dlp/misplaced.py", "import importlib\nimportlib.import_module('api.app')\n"),
+        ("api/misplaced.py", "def f():\n    import addons.launcher\n"),
+    ],
+)
+def test_a_misplaced_import_is_caught_at_any_depth(tmp_path: Path, where: str, source: str) -> None:
+    for package in OURS:
+        (tmp_path / package).mkdir()
+    target = tmp_path / where
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(source)
+    [problem] = violations(tmp_path)
+    assert "may not import" in problem
