@@ -16,7 +16,8 @@ import pytest
 from proxy.settings import PROJECT_ROOT
 
 OURS = ("proxy", "addons", "api")
-BASE = {"proxy.errors", "proxy.settings", "proxy.keys", "proxy.metrics", "proxy.periodic"}
+BASE = {"proxy.errors", "proxy.settings", "proxy.keys", "proxy.metrics", "proxy.periodic",
+        "proxy.jsondoc", "proxy.filemodes", "proxy.altsvc"}  # fmt: skip
 CORE = BASE | {
     "proxy.rulesfile",
     "proxy.reload",
@@ -34,17 +35,22 @@ ALLOWED: dict[str, set[str]] = {
     "proxy": set(),  # the package's own __init__
     "proxy.errors": set(),
     "proxy.settings": set(),
-    "proxy.keys": set(),
+    "proxy.keys": {"proxy.filemodes"},
+    "proxy.jsondoc": set(),
+    "proxy.filemodes": set(),
+    "proxy.altsvc": set(),
     "proxy.metrics": set(),
     "proxy.periodic": set(),
     "proxy.exposure": set(),
     "proxy.rulesfile": {"proxy.errors"},
     "proxy.reload": {"proxy.errors", "proxy.metrics"},
-    "proxy.catalog": {"proxy.errors", "proxy.rulesfile"},
-    "proxy.dlp": {"proxy.errors", "proxy.keys", "proxy.settings", "proxy.metrics"},
+    "proxy.catalog": {"proxy.errors", "proxy.rulesfile", "proxy.jsondoc"},
+    "proxy.dlp": {"proxy.errors", "proxy.keys", "proxy.settings", "proxy.metrics",
+                  "proxy.jsondoc"},
     "proxy.policy": {"proxy.catalog", "proxy.dlp", "proxy.errors", "proxy.metrics",
                      "proxy.rulesfile"},
-    "proxy.inventory": {"proxy.catalog", "proxy.errors", "proxy.metrics", "proxy.settings"},
+    "proxy.inventory": {"proxy.catalog", "proxy.errors", "proxy.metrics", "proxy.settings",
+                        "proxy.jsondoc", "proxy.filemodes"},
     "proxy.inspection": {"proxy.dlp", "proxy.inventory"},
     "proxy.runtime": CORE - {"proxy.runtime"},
     "proxy.cli": CORE | {"addons", "api"},
