@@ -87,27 +87,30 @@ class Discovery:
         assert flow.response is not None
         content_type = flow.response.headers.get("content-type", "")
         if content_type.startswith(STREAMED_TYPES):
-            # LLM tokens reach the client as they come; we only peek at the first bytes.
-            flow.response.stream = self._peeker(flow) if match_of(flow) is None else True
+            # LLM tokens reach the client as they come; we count them and peek at the first.
+            flow.response.stream = self._passer(flow)
         elif match_of(flow) is None and _worth_streaming(flow.response.headers, bodiless=False):
             flow.response.stream = True
 
-    def _peeker(self, flow: http.HTTPFlow) -> Callable[[bytes], bytes]:
+    def _passer(self, flow: http.HTTPFlow) -> Callable[[bytes], bytes]:
         seen = bytearray()
+        state = state_of(flow)
+        state.bytes_streamed = 0
 
-        def peek(chunk: bytes) -> bytes:
-            if len(seen) < STREAM_PEEK_BYTES and match_of(flow) is None:
+        def pass_on(chunk: bytes) -> bytes:
+            state.bytes_streamed = (state.bytes_streamed or 0) + len(chunk)  # counted, not held
+            if len(seen) < STREAM_PEEK_BYTES and state.match is None:
                 seen.extend(chunk[: STREAM_PEEK_BYTES - len(seen)])
                 self._recognize_stream(flow, bytes(seen))
             return chunk
 
-        return peek
+        return pass_on
 
     def _recognize_stream(self, flow: http.HTTPFlow, first_bytes: bytes) -> None:
         hit = recognize_stream(first_bytes)
         if hit is None:
             return
-        service = unknown_endpoint(hit.kind, flow.request.pretty_host.lower())
+        service = unknown_endpoint(hit.kind, flow.request.pretty_host)
         state_of(flow).match = Match(
             service=service, evidence="protocol", matched=hit.protocol, model=hit.model
         )

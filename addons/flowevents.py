@@ -7,7 +7,9 @@ from datetime import UTC, datetime
 from mitmproxy import http
 
 from addons.flowstate import FlowState, state_of
+from proxy import metrics
 from proxy.catalog import Match
+from proxy.catalog.hostnames import is_valid_host, normalize_host, printable_host
 from proxy.dlp.webapps import conversation_id
 from proxy.inspection import finding_records
 from proxy.inventory.events import DetectionEvent
@@ -54,10 +56,10 @@ def detection_event(flow: http.HTTPFlow, match: Match, **overrides: object) -> D
         category=service.category,
         evidence=match.evidence,
         method=request.method[:16],
-        host=request.pretty_host[:255],
+        host=_recorded_host(request.pretty_host),
         path=request_path(request)[:2048],
         request_bytes=_request_bytes(request),
-        response_bytes=_response_bytes(flow.response),
+        response_bytes=_response_bytes(flow.response, state),
         status=flow.response.status_code if flow.response else None,
         error=flow.error.msg[:512] if flow.error else None,
         confidence=match.confidence,
@@ -81,6 +83,14 @@ def detection_event(flow: http.HTTPFlow, match: Match, **overrides: object) -> D
     return event
 
 
+def _recorded_host(host: str) -> str:
+    """The host as sent when it is valid; else escaped, and counted."""
+    if is_valid_host(normalize_host(host)):
+        return host[:255]
+    metrics.INVALID_HOSTS.inc()
+    return printable_host(host)
+
+
 def _username(flow: http.HTTPFlow) -> str | None:
     credentials = flow.metadata.get("proxyauth")
     return str(credentials[0])[:255] if credentials else None
@@ -92,11 +102,13 @@ def _request_bytes(request: http.Request) -> int:
     return declared_size(request)
 
 
-def _response_bytes(response: http.Response | None) -> int:
-    """Bytes down: the body when it was held, else the Content-Length announced."""
+def _response_bytes(response: http.Response | None, state: FlowState) -> int:
+    """Bytes down: the body held, or counted as it streamed, else the Content-Length announced."""
     if response is None:
         return 0
     if response.raw_content is not None and not response.stream:
         return len(response.raw_content)
+    if state.bytes_streamed is not None:
+        return state.bytes_streamed
     length = response.headers.get("content-length", "")
     return int(length) if length.isdigit() else 0

@@ -28,6 +28,7 @@ class FlowState:
     tenant_restricted: bool = False  # tenant-restriction headers were inserted
     coach_submit: bool = False  # a coaching page's form, answered by us
     restorer: Restorer | None = None  # puts this user's surrogates back in the response
+    bytes_streamed: int | None = None  # response bytes passed on, when the response streamed
     recorded: bool = False
 
 

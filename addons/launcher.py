@@ -14,6 +14,7 @@ from mitmproxy.tools.dump import DumpMaster
 from mitmproxy.tools.main import process_options
 from sqlalchemy.exc import OperationalError
 
+from addons.altsvc import AltSvcStripper
 from addons.announcer import Announcer
 from addons.backgroundtasks import BackgroundTasks
 from addons.bundle import Bundle
@@ -36,6 +37,7 @@ from proxy.alerts.rules import load_alert_rules
 from proxy.catalog import load_catalog
 from proxy.dlp import config as dlp_config
 from proxy.exposure import refuse_open_relay
+from proxy.filemodes import private_dir
 from proxy.reload import RulesWatcher
 from proxy.runtime import CatalogRef, Core, PolicyRef, policy_status
 from proxy.settings import Settings
@@ -106,6 +108,7 @@ def shadowlens_addons(core: Core) -> list[object]:
         StageClock(),
         Discovery(catalog, writer, max_body=settings.dlp_max_body_bytes, live=live),
         StageClock("classify"),
+        *([AltSvcStripper()] if settings.strip_alt_svc else []),
         inspection,
         StageClock("inspect"),
         *_ldap_groups(settings),
@@ -171,6 +174,7 @@ def build_master(core: Core, mitm_args: Sequence[str]) -> DumpMaster:
     hooks see (and later block) a request before anything leaves for the upstream.
     """
     settings = core.settings
+    private_dir(settings.confdir)  # before mitmproxy makes it, with the umask's mode
     opts = options.Options()
     master = DumpMaster(opts, with_termlog=True, with_dumper=False)
     opts.update(
@@ -194,6 +198,6 @@ def build_master(core: Core, mitm_args: Sequence[str]) -> DumpMaster:
 
 def ensure_ca(confdir: Path) -> Path:
     """The path of the proxy's CA certificate, creating the CA on first use."""
-    confdir.mkdir(parents=True, exist_ok=True)
+    private_dir(confdir)
     certs.CertStore.from_store(confdir, CA_BASENAME, KEY_SIZE)
     return confdir / f"{CA_BASENAME}-ca-cert.pem"

@@ -10,12 +10,15 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.docs import add_docs
+from api.openapidoc import document_errors
 from api.routes import (
     alerts,
     audit,
     detections,
     findings,
     health,
+    justifications,
     policy,
     reports,
     services,
@@ -49,6 +52,8 @@ def create_app(
         title="shadowlens",
         summary="Shadow-AI inventory: which AI services are used, by whom, with what data.",
         version="0.1.0",
+        docs_url=None,  # served from the package's own assets by add_docs
+        redoc_url=None,
     )
     app.state.sessions = sessions
     app.state.tokens = tokens
@@ -59,13 +64,15 @@ def create_app(
     app.include_router(health.router)
     app.include_router(pac_routes.router)
     routers = (
-        services, detections, findings, users, summary, reports, policy, audit, token_routes,
-        alerts,
+        services, detections, findings, justifications, users, summary, reports, policy, audit,
+        token_routes, alerts,
     )  # fmt: skip
     for module in routers:
         app.include_router(module.router, prefix=API_PREFIX)
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_api_route("/metrics", _metrics, include_in_schema=False)
+    add_docs(app)
+    document_errors(app, routers=[module.router for module in routers], prefix=API_PREFIX)
     return app
 
 

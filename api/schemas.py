@@ -106,6 +106,9 @@ class DetectionOut(BaseModel):
     host: str = Field(examples=["chatgpt.com"])
     path: str = Field(examples=["/backend-api/conversation"])
     request_bytes: int
+    response_bytes: int = Field(
+        description="Bytes down: the body received, counted as it passed when it streamed."
+    )
     status: int | None = Field(examples=[200])
     error: str | None = None
     action: str = Field(
@@ -125,6 +128,10 @@ class DetectionOut(BaseModel):
     data_classes: list[str] = Field(
         examples=[["pii", "secret"]], description="Sensitive data categories in the upload."
     )
+    justification: str | None = Field(
+        examples=["Drafting a press release; no customer data."],
+        description="What the user wrote on the coaching page to go on, when this flow did.",
+    )
 
     @field_validator("signals", "data_classes", "groups", mode="before")
     @classmethod
@@ -134,6 +141,28 @@ class DetectionOut(BaseModel):
 
 class DetectionPage(BaseModel):
     items: list[DetectionOut]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null at the end."
+    )
+
+
+class JustificationOut(BaseModel):
+    """A user's reason for going on past a coaching page, and how long it allows the service."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str = Field(description="The id of the detection that carried it.")
+    ts: datetime
+    user: str | None = Field(examples=["alice"])
+    client_ip: str = Field(examples=["10.1.2.3"])
+    service_id: str = Field(examples=["chatgpt"])
+    rule_id: str = Field(examples=["coach-unsanctioned"], description="The coaching rule.")
+    text: str = Field(examples=["Drafting a press release; no customer data."])
+    allowed_until: datetime = Field(description="Until when the user may use the service.")
+
+
+class JustificationPage(BaseModel):
+    items: list[JustificationOut]
     next_cursor: str | None = Field(
         description="Pass as `cursor` for the next page; null at the end."
     )

@@ -12,6 +12,7 @@ import dataclasses
 import itertools
 import json
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -67,7 +68,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     handler: Handler = args.func
     try:
-        return handler(args, settings)
+        code = handler(args, settings)
+        sys.stdout.flush()  # a reader that went away shows here, not in a traceback at exit
+        return code
+    except BrokenPipeError:
+        return _reader_gone()
     except RulesError as exc:
         print(f"shadowlens: rules error: {exc}", file=sys.stderr)
         return 2
@@ -77,6 +82,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OpenProxyError as exc:
         print(f"shadowlens: refusing to start: {exc}", file=sys.stderr)
         return 2
+
+
+def _reader_gone() -> int:
+    """``shadowlens ca | head -1``: the reader took what it wanted, which is no error."""
+    # Point stdout at /dev/null, so the interpreter's last flush has nowhere to fail.
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:

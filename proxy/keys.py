@@ -6,6 +6,8 @@ import os
 import secrets
 from pathlib import Path
 
+from proxy.filemodes import private_dir
+
 
 def configured_or_kept(configured: str, path: Path) -> bytes:
     """``configured`` as bytes if given; else the key in ``path``, created once (mode 0600)."""
@@ -15,7 +17,7 @@ def configured_or_kept(configured: str, path: Path) -> bytes:
         return bytes.fromhex(path.read_text().strip())
     except (OSError, ValueError):
         pass
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     key = secrets.token_bytes(32)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:

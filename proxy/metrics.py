@@ -168,6 +168,10 @@ ALERTS = Counter(
     "Alerts raised by the alert rules, by rule and whether the webhook took them.",
     ["rule", "status"],
 )
+INVALID_HOSTS = Counter(
+    "shadowlens_invalid_hosts_total",
+    "AI flows recorded whose Host was neither a DNS name nor an IP literal.",
+)
 STAGE_SECONDS = Histogram(
     "shadowlens_added_latency_seconds",
     "Time our addons held one flow, summed over its hooks, by stage; stage=total is all of them.",

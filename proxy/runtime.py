@@ -26,6 +26,7 @@ from proxy.catalog import HostIndex, load_catalog
 from proxy.catalog.model import Service
 from proxy.dlp.pseudonym import Pseudonyms
 from proxy.errors import RulesError
+from proxy.filemodes import private_dir
 from proxy.inventory import governance, store
 from proxy.inventory.db import make_engine, session_factory
 from proxy.inventory.events import DetectionEvent
@@ -152,7 +153,7 @@ class Core:
         ``serving``: a database that does not answer yet is no reason not to start. Events
         go to the spool, and the schema is brought up to date before the first write.
         """
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(settings.data_dir)
         engine = make_engine(settings.effective_database_url)
         core = cls(settings, engine, session_factory(engine), schema_ready=not migrate)
         try:

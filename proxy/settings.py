@@ -206,6 +206,10 @@ class Settings(BaseSettings):
         ge=1024,
         description="Cap on a body's decompressed size; past it DLP flags a decompression bomb.",
     )
+    strip_alt_svc: bool = Field(
+        default=True,
+        description="Remove HTTP/3 (h3) adverts from Alt-Svc, so clients stay on TCP.",
+    )
     dlp_max_depth: int = Field(
         default=3,
         ge=0,

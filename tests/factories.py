@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import zipfile
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from proxy.inventory.events import DetectionEvent
+from proxy.inventory.writer import InventoryWriter
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
@@ -31,6 +34,23 @@ def detection_event(n: int = 0, **overrides: Any) -> DetectionEvent:
     }
     fields.update(overrides)
     return DetectionEvent(**fields)
+
+
+@contextlib.asynccontextmanager
+async def kept_events() -> AsyncIterator[tuple[InventoryWriter, list[DetectionEvent]]]:
+    """A running writer that keeps each event it is given in a list; drained on exit."""
+    kept: list[DetectionEvent] = []
+
+    def keep(batch: Sequence[DetectionEvent]) -> int:
+        kept.extend(batch)
+        return len(batch)
+
+    writer = InventoryWriter(keep, queue_size=10, batch_size=10, flush_seconds=0.01)
+    writer.start()
+    try:
+        yield writer, kept
+    finally:
+        await writer.close()
 
 
 DOCX_PICTURE = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 16

@@ -46,6 +46,7 @@ ROUTE_ROLES = {
     ("GET", "/api/v1/alerts"): "analyst",
     ("GET", "/api/v1/findings"): "analyst",
     ("GET", "/api/v1/findings/export"): "analyst",
+    ("GET", "/api/v1/justifications"): "analyst",
     ("GET", "/api/v1/users"): "analyst",
     ("GET", "/api/v1/policy"): "viewer",
     ("GET", "/api/v1/audit"): "admin",

@@ -232,3 +232,82 @@ def test_audit_pages_with_a_cursor(client: TestClient, core: Core) -> None:
     assert seen == ["n4", "n3", "n2", "n1", "n0"]
     bad = client.get("/api/v1/audit", params={"cursor": "x"}, headers=AUTH)
     assert bad.status_code == 422
+
+
+FORMULAS = ("=HYPERLINK(\"http://evil.test\",\"x\")", "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)",
+            "\tx", "\rx")  # fmt: skip
+
+
+def test_csv_cells_cannot_become_formulas(client: TestClient, core: Core) -> None:
+    host, model, account, user, service, _ = FORMULAS
+    core.record([detection_event(0, host=host, model=model, account=account, user=user,
+                                 service_id=service, action="block", rule_id="\rrule",
+                                 findings=(SECRET,))])  # fmt: skip
+    period = {"since": T0.isoformat(), "until": (T0 + timedelta(days=1)).isoformat(),
+              "format": "csv"}  # fmt: skip
+    exported = [
+        client.get("/api/v1/detections/export", headers=AUTH).text,
+        client.get("/api/v1/findings/export", headers=AUTH).text,
+        client.get("/api/v1/reports/iso42001", params=period, headers=AUTH).text,
+    ]
+    cells = [cell for text in exported for row in csv.reader(io.StringIO(text)) for cell in row]
+    for formula in (host, model, account, user, service, "\rrule"):
+        assert "'" + formula in cells, formula
+    assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")]
+
+
+def test_neutralise_leaves_numbers_and_plain_text() -> None:
+    from proxy.inventory.csvcells import neutralise
+
+    assert [neutralise(v) for v in (-5, 1.5, None, "chatgpt", "a=b", *FORMULAS[4:])] == [
+        -5, 1.5, None, "chatgpt", "a=b", "'\tx", "'\rx"
+    ]  # fmt: skip
+
+
+def test_coaching_justifications_reach_analysts_exports_and_the_report(
+    client: TestClient, core: Core
+) -> None:
+    said = "Press release | draft\nno customer data"
+    core.record([
+        detection_event(0, user="carol"),
+        detection_event(60, user="carol", action="coach", rule_id="coach-unsanctioned",
+                        justification=said, allowed_until=T0 + timedelta(hours=8)),
+    ])  # fmt: skip
+    [given] = _get(client, "/api/v1/justifications", user="carol")["items"]
+    assert (given["text"], given["service_id"], given["rule_id"]) == (
+        said, "chatgpt", "coach-unsanctioned"
+    )  # fmt: skip
+    assert given["allowed_until"].startswith("2026-11-02T17:00")
+    assert _get(client, "/api/v1/justifications", service="claude")["items"] == []
+    until = T0 + timedelta(hours=1)
+    core.record([detection_event(n, user="dan", action="coach", rule_id="r",
+                                 justification=f"j{n}", allowed_until=until)
+                 for n in range(3)])  # fmt: skip
+    seen, params = [], {"user": "dan", "limit": 2}
+    while True:
+        page = _get(client, "/api/v1/justifications", **params)
+        seen += [j["text"] for j in page["items"]]
+        if page["next_cursor"] is None:
+            break
+        params["cursor"] = page["next_cursor"]
+    assert seen == ["j2", "j1", "j0"]
+    detections = _get(client, "/api/v1/detections")["items"]
+    assert [d["justification"] for d in detections if d["user"] == "carol"] == [said, None]
+    assert detections[0]["id"] == given["id"]
+    exported = client.get("/api/v1/detections/export", params={"user": "carol"}, headers=AUTH)
+    assert [r["justification"] for r in csv.DictReader(io.StringIO(exported.text))] == [said, ""]
+    period = {"since": T0.isoformat(), "until": (T0 + timedelta(days=1)).isoformat()}
+    report = _get(client, "/api/v1/reports/iso42001", **period)
+    assert ("carol", said) in [(j["user"], j["text"]) for j in report["justifications"]]
+    markdown = client.get("/api/v1/reports/iso42001", params=period | {"format": "md"},
+                          headers=AUTH).text  # fmt: skip
+    assert "| carol | Press release \\| draft no customer data |" in markdown
+    table = client.get("/api/v1/reports/iso42001", params=period | {"format": "csv"},
+                       headers=AUTH).text  # fmt: skip
+    row = ["justification", given["ts"].replace("Z", "+00:00"), "chatgpt", "coach-unsanctioned",
+           f"carol: {said}"]  # fmt: skip
+    assert row in list(csv.reader(io.StringIO(table)))
+    viewer = {"Authorization": f"Bearer {role_tokens(core)['viewer']}"}
+    assert client.get("/api/v1/justifications", headers=viewer).status_code == 403
+    hidden = client.get("/api/v1/reports/iso42001", params=period, headers=viewer).json()
+    assert hidden["justifications"][0]["text"] is None and said not in json.dumps(hidden)

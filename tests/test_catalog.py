@@ -107,6 +107,37 @@ def test_normalize_host() -> None:
     assert normalize_host("[2001:db8::1]:443") == "2001:db8::1"
 
 
+VALID_HOSTS = ["api.openai.com", "localhost", "10.0.0.7", "2001:db8::1", "xn--bcher-kva.example",
+               "bücher.example", "my_host.corp.example", "a" * 63 + ".example"]  # fmt: skip
+INVALID_HOSTS = ["api.openai.com\x00.evil.test", "a b.example", "-bad.example", "bad-.example",
+                 "a..b", "", "a" * 64 + ".example", "evil.test/x", "x\r\nset-cookie: a",
+                 "api.openai.com%00.evil.test", "*.example", ("a." * 127) + "example"]  # fmt: skip
+
+
+@pytest.mark.parametrize("host", VALID_HOSTS)
+def test_valid_hosts_key_unknown_endpoints(host: str) -> None:
+    from proxy.catalog.hostnames import checked_host, is_valid_host
+
+    assert is_valid_host(host) and checked_host(host.upper() + ".") == host.lower()
+
+
+@pytest.mark.parametrize("host", INVALID_HOSTS)
+def test_invalid_hosts_never_name_a_register_entry(host: str) -> None:
+    from proxy.catalog.hostnames import INVALID_HOST, is_valid_host
+    from proxy.catalog.model import unknown_endpoint
+
+    assert not is_valid_host(normalize_host(host))
+    assert unknown_endpoint("mcp-server", host).id == f"mcp-server:{INVALID_HOST}"
+
+
+def test_a_nul_in_the_host_cannot_pose_as_openai_in_the_register() -> None:
+    from proxy.catalog.classify import classify_headers
+
+    match = classify_headers(load_catalog(RULES_DIR), host="api.openai.com\x00.evil.test",
+                             headers={"user-agent": "OpenAI/Python 1.54.0"})  # fmt: skip
+    assert match is not None and match.service.id == "unknown-llm-endpoint:host.invalid"
+
+
 def test_public_suffixes_come_from_the_bundled_list() -> None:
     assert is_public_suffix("co.uk") and is_public_suffix("vercel.app")
     assert not is_public_suffix("chatgpt.com")

@@ -153,3 +153,44 @@ def test_proxy_passes_mitmproxy_help_through() -> None:
 
 def test_rules_dir_default_is_the_repository_rules() -> None:
     assert (RULES_DIR / "services").is_dir()
+
+
+def _piped_into_closed_reader(args: list[str], data_dir: Path) -> subprocess.CompletedProcess[str]:
+    """Run shadowlens with stdout a pipe whose reader has gone, as ``| head -1`` leaves it."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # every write now fails with EPIPE, as soon as it is made
+    try:
+        return subprocess.run(
+            [sys.executable, "-m", "proxy", *args],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=os.environ | {"SHADOWLENS_DATA_DIR": str(data_dir)},
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+
+
+@pytest.mark.parametrize("args", [["ca"], ["classify", "--json", "chatgpt.com"]])
+def test_a_closed_pipe_is_quiet(args: list[str], tmp_path: Path) -> None:
+    done = _piped_into_closed_reader(args, tmp_path)
+    assert (done.returncode, done.stderr) == (0, "")
+
+
+def test_head_takes_the_first_line_and_nothing_complains(tmp_path: Path) -> None:
+    """The README's own pipe, with more output than a pipe buffers."""
+    targets = tmp_path / "targets"
+    targets.write_text("\n".join(f"host{n}.example" for n in range(6000)))
+    env = os.environ | {"SHADOWLENS_DATA_DIR": str(tmp_path)}
+    with targets.open() as stdin:
+        command = [sys.executable, "-m", "proxy", "classify", "-"]
+        pipe = subprocess.PIPE
+        writer = subprocess.Popen(command, stdin=stdin, stdout=pipe, stderr=pipe, env=env)
+        assert writer.stdout is not None and writer.stderr is not None
+        head = subprocess.run(["head", "-1"], stdin=writer.stdout, capture_output=True, check=False)
+        writer.stdout.close()  # head alone holds the reading end, as in a shell pipeline
+        stderr = writer.stderr.read()
+        assert writer.wait(timeout=120) == 0
+    assert head.stdout == b"host0.example\t-\t\n" and stderr == b""

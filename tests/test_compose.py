@@ -15,6 +15,8 @@ COMPOSE = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
 SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
 SECRETS = ("POSTGRES_PASSWORD", "GRAFANA_DB_PASSWORD", "GRAFANA_ADMIN_PASSWORD",
            "SHADOWLENS_API_TOKENS", "SHADOWLENS_COACH_TOKEN_KEY")  # fmt: skip
+
+
 # Specified in the enforcement issue (the lead's change); the image relies on it.
 def _depends(service: dict[str, Any]) -> dict[str, dict[str, str]]:
     return dict(service.get("depends_on") or {})

@@ -131,16 +131,25 @@ def test_non_ai_flow_is_not_recorded_and_large_bodies_stream(
     assert match_of(flow) is None
 
 
-def test_event_stream_responses_from_ai_services_are_streamed() -> None:
+@pytest.mark.parametrize("content_type", ["text/event-stream", "application/x-ndjson"])
+def test_streamed_responses_from_ai_services_pass_through_and_count_bytes_down(
+    content_type: str,
+) -> None:
     flow = _flow("chatgpt.com")
-    flow.response = tutils.tresp(headers=http.Headers(content_type="text/event-stream"))
+    headers = http.Headers(content_type=content_type, transfer_encoding="chunked")
+    flow.response = tutils.tresp(headers=headers, content=None)
+    chunks = [b'data: {"a": 1}\n\n' * n for n in range(1, 200)]
 
     async def scenario(discovery: Discovery) -> None:
         discovery.requestheaders(flow)
         discovery.responseheaders(flow)
+        stream = flow.response.stream  # type: ignore[union-attr]
+        assert callable(stream)
+        assert [stream(chunk) for chunk in [*chunks, b""]] == [*chunks, b""]
+        discovery.response(flow)
 
-    _run(scenario)
-    assert flow.response.stream is True
+    [event] = _run(scenario)
+    assert event.response_bytes == sum(map(len, chunks)) > 0
 
 
 def test_unreachable_upstream_is_still_a_detection() -> None:
@@ -287,3 +296,25 @@ def test_an_ai_answer_waits_for_the_journal_and_other_flows_never_touch_it(
 
 def _journal_bytes(folder: Path) -> bytes:
     return b"".join(p.read_bytes() for p in folder.glob(JOURNAL_PREFIX + "*"))
+
+
+def test_an_invalid_plain_http_host_is_recorded_as_invalid_and_counted() -> None:
+    from prometheus_client import REGISTRY
+
+    host = "api.openai.com\x00.evil.test"
+    request = tutils.treq(host=host, port=80, scheme=b"http", path=b"/v1/chat/completions")
+    request.headers.update({"host": host, "content-type": "application/json"})
+    request.method = "POST"
+    request.content = CHAT_BODY
+    flow = tflow.tflow(req=request)
+    flow.response = tutils.tresp()
+    before = REGISTRY.get_sample_value("shadowlens_invalid_hosts_total") or 0
+
+    async def scenario(discovery: Discovery) -> None:
+        with taddons.context(discovery) as tctx:
+            await tctx.cycle(discovery, flow)
+
+    [event] = _run(scenario)
+    assert event.service_id == "unknown-llm-endpoint:host.invalid"
+    assert event.host == "api.openai.com\\x00.evil.test" and "\x00" not in repr(event.host)
+    assert REGISTRY.get_sample_value("shadowlens_invalid_hosts_total") == before + 1

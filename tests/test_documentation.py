@@ -63,3 +63,24 @@ def test_every_command_is_in_the_readme_and_has_help(capsys: pytest.CaptureFixtu
             parser.parse_args([name, "--help"])
         assert exit_.value.code == 0
     assert "usage: shadowlens" in capsys.readouterr().out
+
+
+def test_the_readme_gives_the_classify_json_keys_exactly() -> None:
+    from proxy.catalog import load_catalog
+    from proxy.catalog.classify import classify_request
+    from proxy.cli import describe
+    from tests.conftest import RULES_DIR
+
+    documented = re.search(
+        r"An AI target gets\s+`(\{.+?\})`\. A target that is not AI gets fewer keys:\s+"
+        r"`(\{.+?\})`, every one\s+null but `target`\.",
+        README,
+        re.DOTALL,
+    )
+    assert documented is not None
+    ai_keys, other_keys = (re.findall(r'"(\w+)"', group) for group in documented.groups())
+    catalog = load_catalog(RULES_DIR)
+    ai = describe("chatgpt.com", classify_request(catalog, "chatgpt.com"))
+    other = describe("example.com", classify_request(catalog, "example.com"))
+    assert list(ai) == ai_keys and list(other) == other_keys
+    assert [key for key, value in other.items() if value is not None] == ["target"]

@@ -90,6 +90,7 @@ def test_bad_tokens_are_refused(client: TestClient, key: rsa.RSAPrivateKey) -> N
         "unknown kid": token(key, {"alg": "RS256", "kid": "k9"}),
         "alg none": token(key, {"alg": "none", "kid": "k1"}).rsplit(".", 1)[0] + ".",
         "garbage": "a.b.c",
+        "nested 100,000 deep": f"{_b64(b'[' * 100_000)}.{_b64(b'{}')}.sig",
     }
     for reason, bearer in refused.items():
         assert _status(client, "/api/v1/services", bearer) == 401, reason

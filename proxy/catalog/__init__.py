@@ -1,7 +1,8 @@
 """The AI service catalog: signatures loaded from ``rules/`` and a compiled matcher."""
 
 from proxy.catalog.clients import Client, ClientMatcher
-from proxy.catalog.index import HostIndex, normalize_host
+from proxy.catalog.hostnames import normalize_host
+from proxy.catalog.index import HostIndex
 from proxy.catalog.loader import is_public_suffix, load_catalog, load_shared_hosts
 from proxy.catalog.model import MCP_SERVER, UNKNOWN_LLM, Fact, Match, Service, Signature
 

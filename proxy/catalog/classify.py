@@ -8,13 +8,13 @@ shows, which is the protocol shape and the model name.
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-from proxy.catalog.index import HostIndex, normalize_host
+from proxy.catalog.index import HostIndex
 from proxy.catalog.model import DEFAULT_CONFIDENCE, UNKNOWN_LLM, Match, unknown_endpoint
 from proxy.catalog.protocols import is_candidate, recognize_request
+from proxy.jsondoc import parse_untrusted
 
 # Bodies larger than this are not parsed for a model name: not worth the event loop's time.
 MAX_JSON_BYTES = 1 << 20
@@ -38,7 +38,7 @@ def classify_headers(
     if match is None:
         if client is None or not client.marks_endpoint or catalog.is_shared(host):
             return None
-        service = unknown_endpoint(UNKNOWN_LLM, normalize_host(host))
+        service = unknown_endpoint(UNKNOWN_LLM, host)
         match = Match(service=service, evidence="user_agent", matched=client.user_agent)
     return _enrich(match, headers, client.id if client else None)
 
@@ -70,7 +70,7 @@ def refine_with_body(
     if hit is None:
         return match
     if match is None or match.evidence == "user_agent":
-        service = unknown_endpoint(hit.kind, normalize_host(host))
+        service = unknown_endpoint(hit.kind, host)
         signals = ("protocol", *(match.signals if match else ()))
         base = match or Match(service=service, evidence="protocol", matched=hit.protocol)
         return dataclasses.replace(
@@ -90,10 +90,7 @@ def _with_model(match: Match, body: bytes) -> Match:
     """The model named in a JSON body, for catalogued services too."""
     if not body or len(body) > MAX_JSON_BYTES or body.lstrip()[:1] != b"{":
         return match
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return match
+    data = parse_untrusted(body)
     model = data.get("model") if isinstance(data, dict) else None
     if not isinstance(model, str) or not model:
         return match

@@ -7,17 +7,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 
 from proxy.catalog.clients import ClientMatcher
+from proxy.catalog.hostnames import normalize_host
 from proxy.catalog.model import Match, Service, Signature
-
-
-def normalize_host(host: str) -> str:
-    """Lower-case a host and strip a port, brackets and a trailing dot."""
-    host = host.strip().lower()
-    if host.startswith("["):  # IPv6 literal, maybe with a port
-        return host[1 : host.find("]")] if "]" in host else host[1:]
-    if host.count(":") == 1:
-        host = host.partition(":")[0]
-    return host.rstrip(".")
 
 
 def suffixes(host: str) -> Iterator[str]:

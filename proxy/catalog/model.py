@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from proxy.catalog.hostnames import checked_host
+
 # The evidence levels, weakest first. A detection's evidence is the strongest signal seen.
 EVIDENCE_LEVELS = ("sni", "user_agent", "host", "protocol", "header", "path", "content")
 
@@ -88,7 +90,11 @@ class Match:
 
 
 def unknown_endpoint(kind: str, host: str) -> Service:
-    """The inventory entry for an uncatalogued LLM endpoint or MCP server, keyed by host."""
+    """The inventory entry for an uncatalogued LLM endpoint or MCP server, keyed by host.
+
+    A host that is no DNS name or IP literal is keyed as :data:`INVALID_HOST`.
+    """
+    host = checked_host(host)
     if kind == MCP_SERVER:
         return Service(f"{MCP_SERVER}:{host}", f"MCP server at {host}", host, "mcp_server")
     return Service(f"{UNKNOWN_LLM}:{host}", f"Unknown LLM endpoint at {host}", host, "unknown_llm")

@@ -9,13 +9,13 @@ enough: ``POST /api/generate`` with an ordinary JSON body stays ordinary.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from proxy.catalog.model import MCP_SERVER, UNKNOWN_LLM
+from proxy.jsondoc import parse_untrusted
 
 _LLM_PATH = re.compile(
     r"""(?x)
@@ -98,10 +98,7 @@ _BODY_SHAPES: dict[str, Callable[[dict[str, Any], str], bool]] = {
 
 def recognize_request(path: str, body: bytes) -> ProtocolHit | None:
     """The LLM or MCP protocol this request body speaks, if any."""
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return None
+    data = parse_untrusted(body)
     if isinstance(data, dict) and data.get("jsonrpc") == "2.0":
         return ProtocolHit("mcp", MCP_SERVER) if data.get("method") in _MCP_METHODS else None
     found = _LLM_PATH.search(path)

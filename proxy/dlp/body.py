@@ -37,7 +37,13 @@ from proxy.dlp.documents import (
     zip_format,
     zip_text,
 )
-from proxy.dlp.jsonpos import JsonPositionError, StringValue, replace_strings, string_values
+from proxy.dlp.jsonpos import (
+    JsonPositionError,
+    JsonTooDeepError,
+    StringValue,
+    replace_strings,
+    string_values,
+)
 from proxy.dlp.model import BodyReport, DlpLimits, Finding
 from proxy.dlp.ocr import image_kind, ocr_text
 from proxy.dlp.redact import Replacement, mask_label, redact_text
@@ -362,6 +368,9 @@ def _image(walk: _Walk, data: bytes, location: str) -> bytes:
 def _json(walk: _Walk, text: str, location: str, depth: int) -> str:
     try:
         values = string_values(text)
+    except JsonTooDeepError:
+        walk.limit("dlp-depth-limit", location)  # still scanned below, as plain text
+        return walk.text(text, location)
     except JsonPositionError:
         walk.report.flags.append(f"malformed-json:{location or '/'}")
         return walk.text(text, location)

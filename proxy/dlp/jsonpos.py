@@ -21,6 +21,10 @@ class JsonPositionError(ValueError):
     """The text is not one well-formed JSON document."""
 
 
+class JsonTooDeepError(JsonPositionError):
+    """The document nests deeper than :data:`MAX_NESTING`; it was not walked."""
+
+
 @dataclass(frozen=True, slots=True)
 class StringValue:
     """A string value: its JSON pointer, decoded value and the literal's span in the source."""
@@ -56,7 +60,7 @@ def _skip(text: str, pos: int) -> int:
 
 def _value(text: str, pos: int, path: str, out: list[StringValue], depth: int) -> int:
     if depth > MAX_NESTING:
-        raise JsonPositionError("JSON nested too deeply")
+        raise JsonTooDeepError(f"JSON nested deeper than {MAX_NESTING}")
     ch = text[pos]
     if ch == '"':
         value, end = scanstring(text, pos + 1, True)

@@ -11,7 +11,6 @@ import base64
 import binascii
 import importlib
 import ipaddress
-import json
 import math
 import re
 from collections import Counter
@@ -20,6 +19,8 @@ from functools import lru_cache
 from itertools import pairwise
 
 import phonenumbers
+
+from proxy.jsondoc import parse_untrusted
 
 Validator = Callable[[str], bool]
 
@@ -191,9 +192,10 @@ def ipv6(value: str) -> bool:
 
 def _b64url_json(part: str) -> object:
     try:
-        return json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+        decoded = base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+    except (ValueError, binascii.Error):
         return None
+    return parse_untrusted(decoded)
 
 
 # The payload of the token that JWT documentation and tutorials reuse everywhere.

@@ -6,7 +6,6 @@ so an export of millions of rows holds one chunk in memory, never the whole resu
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from collections.abc import Iterator
@@ -16,12 +15,13 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from proxy.inventory import store
+from proxy.inventory.csvcells import SafeWriter
 from proxy.inventory.models import Detection, FindingRow
 
 FORMATS = ("csv", "ndjson")
 CHUNK_ROWS = 1000
 
-DETECTION_FIELDS = tuple(c.name for c in Detection.__table__.columns)
+DETECTION_FIELDS = (*(c.name for c in Detection.__table__.columns), "justification")
 FINDING_FIELDS = tuple(c.name for c in FindingRow.__table__.columns)
 IDENTITY_FIELDS = frozenset({"user", "client_ip", "groups", "account"})
 
@@ -36,7 +36,7 @@ def _stream(
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}")
     buffer = io.StringIO()
-    writer = csv.writer(buffer) if fmt == "csv" else None
+    writer = SafeWriter(buffer) if fmt == "csv" else None
     if writer is not None:
         writer.writerow(fields)
     with sessions() as session:

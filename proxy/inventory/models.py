@@ -16,7 +16,7 @@ from sqlalchemy import (
     Text,
 )
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 
@@ -98,6 +98,15 @@ class Detection(Base):
     status: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(String(512))
     conversation: Mapped[str | None] = mapped_column(String(128))
+    # A coaching justification is stored under the id of the detection that carried it.
+    justification_row: Mapped[Justification | None] = relationship(
+        primaryjoin="Detection.id == foreign(Justification.id)", viewonly=True, lazy="selectin"
+    )
+
+    @property
+    def justification(self) -> str | None:
+        """What the user wrote on the coaching page to go on, if this flow carried it."""
+        return self.justification_row.text if self.justification_row else None
 
 
 class FindingRow(Base):

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from proxy.inventory.tokens import ROLES, Principal
+from proxy.jsondoc import parse_untrusted
 from proxy.settings import Settings
 
 LEEWAY_SECONDS = 60
@@ -88,8 +89,8 @@ class OidcVerifier:
     def _verified_claims(self, token: str) -> dict[str, Any]:
         try:
             header_b64, payload_b64, signature_b64 = token.split(".")
-            header = json.loads(_b64(header_b64))
-            claims = json.loads(_b64(payload_b64))
+            header = parse_untrusted(_b64(header_b64))
+            claims = parse_untrusted(_b64(payload_b64))
             signature = _b64(signature_b64)
         except ValueError as exc:
             raise OidcError("not a JWT") from exc

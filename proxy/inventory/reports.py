@@ -9,7 +9,6 @@ services and days x users, not with traffic. Their time range is counted in whol
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -21,12 +20,14 @@ from sqlalchemy.orm import Session
 
 from proxy.catalog import HostIndex
 from proxy.inventory.aggregates import day_of, hour_of
+from proxy.inventory.csvcells import SafeWriter
 from proxy.inventory.governance import ServiceRecord, list_services
 from proxy.inventory.models import (
     AlertRow,
     Detection,
     FindingRollup,
     FindingRow,
+    Justification,
     ServiceRollup,
     ServiceSeen,
     UserRollup,
@@ -417,6 +418,7 @@ def iso42001(
         for ts, svc, user, det, sev, preview in findings
     ]  # fmt: skip
     incidents.sort(key=lambda i: str(i["ts"]), reverse=True)
+    given = _justifications(session, since=since, until=until, identities=identities)
 
     def brief(r: ServiceRecord) -> dict[str, Any]:
         return {
@@ -472,6 +474,7 @@ def iso42001(
         "reviews_overdue": [r.id for r in services if r.review_due and r.review_due < now],
         "incidents": incidents,
         "incidents_truncated": len(blocks) == INCIDENT_LIMIT or len(findings) == INCIDENT_LIMIT,
+        "justifications": given,
         "totals": {
             "requests": period.requests,
             "blocked": period.blocked,
@@ -485,6 +488,29 @@ def iso42001(
 def _alerts_in(session: Session, *, since: datetime, until: datetime) -> int:
     query = select(func.count()).where(AlertRow.ts >= since, AlertRow.ts < until)
     return session.scalar(query.select_from(AlertRow)) or 0
+
+
+def _justifications(
+    session: Session, *, since: datetime, until: datetime, identities: bool
+) -> list[dict[str, Any]]:
+    """Coaching justifications of the period, newest first; who and what only with identities."""
+    rows = session.scalars(
+        select(Justification)
+        .where(Justification.ts >= since, Justification.ts < until)
+        .order_by(Justification.ts.desc(), Justification.id.desc())
+        .limit(INCIDENT_LIMIT)
+    )
+    return [
+        {"ts": j.ts.isoformat(), "service": j.service_id, "rule": j.rule_id,
+         "user": j.user if identities else None, "text": j.text if identities else None,
+         "allowed_until": j.allowed_until.isoformat()}
+        for j in rows
+    ]  # fmt: skip
+
+
+def _cell(text: str | None) -> str:
+    """``text`` inside a Markdown table cell: its pipes escaped, its lines joined."""
+    return " ".join((text or "-").replace("|", "\\|").split())
 
 
 def iso42001_markdown(report: dict[str, Any]) -> str:
@@ -559,13 +585,24 @@ def iso42001_markdown(report: dict[str, Any]) -> str:
         ]
     else:
         lines.append("None in this period.")
+    lines += ["", f"## Coaching justifications ({len(report['justifications'])})", ""]
+    if report["justifications"]:
+        lines += ["| time | service | rule | user | justification | allowed until |",
+                  "| --- | --- | --- | --- | --- | --- |"]  # fmt: skip
+        lines += [
+            f"| {j['ts']} | {j['service']} | {j['rule']} | {_cell(j['user'])} "
+            f"| {_cell(j['text'])} | {j['allowed_until']} |"
+            for j in report["justifications"]
+        ]
+    else:
+        lines.append("None in this period.")
     return "\n".join(lines) + "\n"
 
 
 def iso42001_csv(report: dict[str, Any]) -> str:
     """The report as CSV rows of (section, key, title, status, detail), for spreadsheets."""
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = SafeWriter(out)
     writer.writerow(["section", "key", "title", "status", "detail"])
     writer.writerow(["disclaimer", "", "", "", report["disclaimer"]])
     for c in report["controls"]:
@@ -585,4 +622,7 @@ def iso42001_csv(report: dict[str, Any]) -> str:
             writer.writerow([key, service_id, "", "", ""])
     for i in report["incidents"]:
         writer.writerow(["incident", i["ts"], i["service"], i["kind"], i["detail"]])
+    for j in report["justifications"]:
+        said = f"{j['user']}: {j['text']}" if j["user"] else j["text"] or ""
+        writer.writerow(["justification", j["ts"], j["service"], j["rule"], said])
     return out.getvalue()

@@ -147,6 +147,40 @@ def list_detections(
 
 
 @dataclass(frozen=True, slots=True)
+class JustificationFilter:
+    """What an analyst narrows coaching justifications by; ``None`` means no constraint."""
+
+    service: str | None = None
+    user: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def list_justifications(
+    session: Session, *, filters: JustificationFilter, limit: int, cursor: str | None = None
+) -> tuple[Sequence[Justification], str | None]:
+    """A page of coaching justifications, newest first, and the cursor of the next page."""
+    query = select(Justification)
+    if filters.service is not None:
+        query = query.where(Justification.service_id == filters.service)
+    if filters.user is not None:
+        query = query.where(Justification.user == filters.user)
+    if filters.since is not None:
+        query = query.where(Justification.ts >= filters.since)
+    if filters.until is not None:
+        query = query.where(Justification.ts < filters.until)
+    if cursor is not None:
+        ts, key = decode_cursor(cursor)
+        query = query.where(
+            or_(Justification.ts < ts, and_(Justification.ts == ts, Justification.id < key))
+        )
+    order = (Justification.ts.desc(), Justification.id.desc())
+    rows = session.scalars(query.order_by(*order).limit(limit + 1)).all()
+    page = rows[:limit]
+    return page, _cursor(page[-1].ts, page[-1].id) if len(rows) > limit else None
+
+
+@dataclass(frozen=True, slots=True)
 class FindingFilter:
     """What an analyst narrows findings by; ``None`` means no constraint."""
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import subprocess
+import time
 
+import httpx
 import openai
 import pytest
 
@@ -12,13 +14,18 @@ from tests.e2e.conftest import RunningProxy
 pytestmark = pytest.mark.e2e
 
 
-def test_openai_sdk_request_is_detected_and_listed_by_the_api(
-    shadowlens: RunningProxy, upstream, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _openai_client(shadowlens: RunningProxy, monkeypatch: pytest.MonkeyPatch) -> openai.OpenAI:
+    """The OpenAI SDK pointed at the proxy the way a user would: by its environment."""
     monkeypatch.setenv("HTTPS_PROXY", shadowlens.proxy_url)
     monkeypatch.setenv("SSL_CERT_FILE", str(shadowlens.ca_file))
     monkeypatch.delenv("NO_PROXY", raising=False)
-    client = openai.OpenAI(api_key="sk-test-not-a-real-key", max_retries=0)
+    return openai.OpenAI(api_key="sk-test-not-a-real-key", max_retries=0)
+
+
+def test_openai_sdk_request_is_detected_and_listed_by_the_api(
+    shadowlens: RunningProxy, upstream, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = _openai_client(shadowlens, monkeypatch)
     reply = client.chat.completions.create(
         model="gpt-4o-mini", messages=[{"role": "user", "content": "ping"}]
     )
@@ -79,3 +86,24 @@ def test_http2_flows_are_detected_too(shadowlens: RunningProxy) -> None:
     assert result.stdout == "2"  # HTTP/2 between client and proxy
     detections = shadowlens.wait_for_detections(2, service="openai-api")
     assert "/v1/models" in {d["path"] for d in detections}
+
+
+def test_a_streamed_reply_counts_its_bytes_down(shadowlens: RunningProxy) -> None:
+    request = {"model": "echo", "stream": True,
+               "messages": [{"role": "user", "content": "ping " * 200}]}  # fmt: skip
+    with (
+        httpx.Client(proxy=shadowlens.proxy_url, verify=str(shadowlens.ca_file)) as client,
+        client.stream(
+            "POST",
+            "https://api.openai.com/v1/chat/completions",
+            json=request,
+            headers={"authorization": "Bearer sk-test"},
+        ) as answer,  # fmt: skip
+    ):
+        assert answer.headers["content-type"].startswith("text/event-stream")
+        assert "content-length" not in answer.headers
+        received = sum(len(chunk) for chunk in answer.iter_raw())
+    deadline = time.monotonic() + 10
+    while not (found := [d for d in shadowlens.wait_for_detections(1) if d["model"] == "echo"]):
+        assert time.monotonic() < deadline
+    assert found[0]["response_bytes"] == received > 1000
