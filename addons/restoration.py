@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from mitmproxy import http
 
 from addons.flowstate import KEY, FlowState
@@ -28,7 +30,11 @@ class Restoration:
         if restorer is None or response is None:
             return
         if response.headers.get("content-type", "").startswith("text/event-stream"):
-            response.stream = SseRestorer(restorer)  # streamed SSE, restored as it passes
+            restore, before = SseRestorer(restorer), response.stream
+            if callable(before):  # Discovery's byte count sees the stream as it came
+                response.stream = lambda chunk: restore(_joined(before(chunk)))
+            else:
+                response.stream = restore  # streamed SSE, restored as it passes
         elif not response.stream:
             state.restorer = restorer
 
@@ -39,3 +45,7 @@ class Restoration:
         response = flow.response
         if response.headers.get("content-type", "").startswith(RESTORABLE_TYPES):
             response.text = state.restorer.restore(response.get_text(strict=False) or "")
+
+
+def _joined(chunks: Iterable[bytes] | bytes) -> bytes:
+    return chunks if isinstance(chunks, bytes) else b"".join(chunks)
