@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from proxy.catalog import Match, load_shared_hosts
 from proxy.catalog.classify import classify_request
 from proxy.catalog.risk import risk_of
+from proxy.catalog.stats import catalog_stats
 from proxy.dlp import cli as dlp_cli
 from proxy.errors import RulesError
 from proxy.inventory import cli as inventory_cli
@@ -90,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     rules_sub = rules.add_subparsers(dest="rules_command", required=True, metavar="COMMAND")
     lint = rules_sub.add_parser(
         "lint", help="validate every rules file against its JSON Schema and for duplicates"
+    )
+    lint.add_argument(
+        "--stats", action="store_true", help="also print the catalog's counts by category, family"
     )
     lint.set_defaults(func=cmd_rules_lint)
     return parser
@@ -350,4 +354,16 @@ def cmd_rules_lint(args: argparse.Namespace, settings: Settings) -> int:
         f"{sum(len(s.signatures) for s in services)} request signatures), "
         f"{len(catalog.clients)} clients, {len(shared)} shared hosts"
     )
+    if args.stats:
+        _print_stats(catalog_stats(catalog))
     return 0
+
+
+def _print_stats(stats: dict[str, Any]) -> None:
+    for key, value in stats.items():
+        if isinstance(value, dict):
+            print(f"{key}:")
+            for name, count in value.items():
+                print(f"  {name}\t{count}")
+        else:
+            print(f"{key}\t{value}")
