@@ -338,7 +338,12 @@ def describe(target: str, match: Match | None) -> dict[str, Any]:
         "client": match.client,
         "model": match.model,
         "account": match.account,
-        "risk": {"score": risk.score, "factors": [dataclasses.asdict(f) for f in risk.factors]},
+        "risk": {
+            "score": risk.score,
+            "assessed": risk.assessed,
+            "factors": [dataclasses.asdict(f) for f in risk.factors],
+            "unknown": list(risk.unknown),
+        },
     }
 
 

@@ -82,10 +82,10 @@ def _signature(path: Path, entry: str, raw: dict[str, Any]) -> Signature:
 
 def _fact(path: Path, entry: str, name: str, raw: dict[str, Any]) -> Fact:
     try:
-        date.fromisoformat(raw.get("read", "2000-01-01"))
+        date.fromisoformat(raw["read"])
     except ValueError:
         raise RulesError(path, entry, f"fact {name}: {raw['read']!r} is not a date") from None
-    return Fact(raw["value"], raw["source"], raw.get("read", ""))
+    return Fact(raw["value"], raw["source"], raw["read"])
 
 
 def _service(path: Path, raw: dict[str, Any]) -> Service:

@@ -6,6 +6,7 @@ from collections import Counter
 from typing import Any
 
 from proxy.catalog.index import HostIndex
+from proxy.catalog.risk import risk_of
 
 
 def catalog_stats(catalog: HostIndex) -> dict[str, Any]:
@@ -19,6 +20,7 @@ def catalog_stats(catalog: HostIndex) -> dict[str, Any]:
         "signatures": sum(len(s.signatures) for s in services),
         "services_with_facts": len(with_facts),
         "facts": sum(len(s.facts) for s in with_facts),
+        "services_assessed": sum(risk_of(s).assessed for s in services),
         "by_category": dict(sorted(Counter(s.category for s in services).items())),
         "by_family": dict(sorted(Counter(s.family for s in services).items())),
     }
