@@ -32,10 +32,13 @@ class ServiceOut(BaseModel):
     )
     owner: str | None = Field(examples=["jane.doe@example.com"])
     justification: str | None = Field(examples=["Marketing copy drafts; no customer data."])
-    risk_score: int = Field(examples=[55], description="0 (low) to 100 (high).")
+    risk_score: int | None = Field(
+        examples=[55], description="0 (low) to 100 (high); null when unassessed (no sourced facts)."
+    )
     risk_factors: list[RiskFactor]
     risk_source: str = Field(
-        examples=["catalog"], description="catalog (from the service's facts) or review."
+        examples=["catalog"],
+        description="catalog (from the service's facts), review, or unassessed (no facts).",
     )
     review_due: datetime | None
     reviewed_at: datetime | None

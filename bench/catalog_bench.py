@@ -1,6 +1,6 @@
 """Classification cost per flow against catalogs of 100 and 10,000 services.
 
-Run: .venv/bin/python bench/catalog_bench.py [--rounds 7] [--flows 50000]
+Run: .venv/bin/python bench/catalog_bench.py [--rounds 7] [--flows 50000] [--rules DIR]...
 
 Both synthetic catalogs have the same shape (domains, host patterns and path signatures in
 the same proportions as the shipped catalog). Each round classifies the same flows: a mix of
@@ -8,6 +8,10 @@ hits (subdomains, patterns, signatures) and misses (ordinary hosts), through the
 `classify_headers` call the proxy makes. It prints the median ns per flow for each catalog,
 their ratio (the target is at most 1.2), and flows per second on one core for the full
 discovery addon path (requestheaders, responseheaders, response) on mitmproxy flows.
+
+Each ``--rules DIR`` also loads that rules folder's real catalog and times it on one workload
+shared by all of them (subdomains of the first folder's domains, and ordinary hosts), so two
+versions of the catalog can be compared in the same run.
 """
 
 from __future__ import annotations
@@ -18,11 +22,12 @@ import random
 import re
 import statistics
 import time
+from pathlib import Path
 
 from mitmproxy.test import tflow, tutils
 
 from addons.discovery import Discovery
-from proxy.catalog import HostIndex, Service, Signature
+from proxy.catalog import HostIndex, Service, Signature, load_catalog
 from proxy.catalog.classify import classify_headers
 from proxy.catalog.clients import Client, ClientMatcher
 from proxy.inventory.writer import InventoryWriter
@@ -74,6 +79,35 @@ def workload(count: int, seed: int = 7) -> list[tuple[str, str, str, dict[str, s
     return flows
 
 
+def shipped_workload(
+    catalog: HostIndex, count: int, seed: int = 11
+) -> list[tuple[str, str, str, dict[str, str]]]:
+    """20 % subdomains of ``catalog``'s domains, 80 % ordinary hosts, as ``workload`` mixes."""
+    rng = random.Random(seed)
+    domains = sorted(d for s in catalog.services.values() for d in s.domains)
+    flows: list[tuple[str, str, str, dict[str, str]]] = []
+    for _ in range(count):
+        if rng.random() < 0.2:
+            flows.append((f"api.{rng.choice(domains)}", "POST", "/v1/chat", {}))
+        else:
+            host = f"cdn{rng.randrange(10_000)}.shop{rng.randrange(500)}.example.net"
+            flows.append((host, "GET", "/static/app.js", {"user-agent": "Mozilla/5.0"}))
+    return flows
+
+
+def compare_rules(dirs: list[Path], rounds: int, count: int) -> None:
+    """Median ns per flow of each rules folder's real catalog, rounds interleaved."""
+    catalogs = {str(d): load_catalog(d) for d in dirs}
+    flows = shipped_workload(next(iter(catalogs.values())), count)
+    times: dict[str, list[float]] = {name: [] for name in catalogs}
+    for _ in range(rounds):
+        for name, catalog in catalogs.items():
+            times[name].append(ns_per_flow(catalog, flows))
+    for name, catalog in catalogs.items():
+        median = statistics.median(times[name])
+        print(f"shipped catalog {name} ({len(catalog)} services): {median:8.0f} ns/flow")
+
+
 def ns_per_flow(catalog: HostIndex, flows: list[tuple[str, str, str, dict[str, str]]]) -> float:
     started = time.perf_counter_ns()
     for host, method, path, headers in flows:
@@ -108,7 +142,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--flows", type=int, default=50_000)
+    parser.add_argument("--rules", type=Path, action="append", default=[], metavar="DIR")
     args = parser.parse_args()
+    if args.rules:
+        compare_rules(args.rules, args.rounds, args.flows)
     flows = workload(args.flows)
     small, large = synthetic_catalog(100), synthetic_catalog(10_000)
     results: dict[str, list[float]] = {"100": [], "10000": []}

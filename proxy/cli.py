@@ -27,6 +27,7 @@ from proxy.ca import CaImportError, import_ca
 from proxy.catalog import Match, load_shared_hosts
 from proxy.catalog.classify import classify_request
 from proxy.catalog.risk import risk_of
+from proxy.catalog.stats import catalog_stats
 from proxy.dlp import cli as dlp_cli
 from proxy.errors import RulesError
 from proxy.exposure import OpenProxyError, is_loopback
@@ -125,6 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
     rules_sub = rules.add_subparsers(dest="rules_command", required=True, metavar="COMMAND")
     lint = rules_sub.add_parser(
         "lint", help="validate every rules file against its JSON Schema and for duplicates"
+    )
+    lint.add_argument(
+        "--stats", action="store_true", help="also print the catalog's counts by category, family"
     )
     lint.set_defaults(func=cmd_rules_lint)
     return parser
@@ -428,7 +432,12 @@ def describe(target: str, match: Match | None) -> dict[str, Any]:
         "client": match.client,
         "model": match.model,
         "account": match.account,
-        "risk": {"score": risk.score, "factors": [dataclasses.asdict(f) for f in risk.factors]},
+        "risk": {
+            "score": risk.score,
+            "assessed": risk.assessed,
+            "factors": [dataclasses.asdict(f) for f in risk.factors],
+            "unknown": list(risk.unknown),
+        },
     }
 
 
@@ -446,4 +455,16 @@ def cmd_rules_lint(args: argparse.Namespace, settings: Settings) -> int:
     )
     alerts = load_alert_rules(settings.alerts_file)
     print(f"alert rules ok: {len(alerts.rules)} rules, {len(alerts.webhooks)} webhooks")
+    if args.stats:
+        _print_stats(catalog_stats(catalog))
     return 0
+
+
+def _print_stats(stats: dict[str, Any]) -> None:
+    for key, value in stats.items():
+        if isinstance(value, dict):
+            print(f"{key}:")
+            for name, count in value.items():
+                print(f"  {name}\t{count}")
+        else:
+            print(f"{key}\t{value}")

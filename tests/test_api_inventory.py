@@ -55,6 +55,20 @@ def _get(client: TestClient, path: str, **params: object) -> dict:
     return dict(response.json())
 
 
+def test_a_service_without_sourced_facts_is_unassessed_not_scored(
+    client: TestClient, core: Core
+) -> None:
+    midjourney = {"service_id": "midjourney", "service_name": "Midjourney", "vendor": "Midjourney"}
+    core.record([detection_event(0, **midjourney), detection_event(5)])
+    items = {s["id"]: s for s in _get(client, "/api/v1/services")["items"]}
+    unassessed = items["midjourney"]
+    assert (unassessed["risk_score"], unassessed["risk_source"]) == (None, "unassessed")
+    assert [f["name"] for f in unassessed["risk_factors"]] == ["unassessed"]
+    assert items["chatgpt"]["risk_source"] == "catalog"
+    ranked = {s["id"] for s in _get(client, "/api/v1/services", min_risk=0)["items"]}
+    assert ranked == {"chatgpt"}
+
+
 @pytest.mark.usefixtures("traffic")
 def test_services_carry_counts_governance_and_risk(client: TestClient) -> None:
     items = {s["id"]: s for s in _get(client, "/api/v1/services")["items"]}

@@ -284,32 +284,77 @@ def test_account_headers_are_recorded(catalog: HostIndex) -> None:
     assert match is not None and match.account == "org-corp"
 
 
-def test_facts_have_sources_and_feed_the_risk_score(catalog: HostIndex) -> None:
+def test_facts_have_sources_read_dates_and_feed_the_risk_score(catalog: HostIndex) -> None:
     with_facts = [s for s in catalog.services.values() if s.facts]
-    assert len(with_facts) >= 20
+    assert len(with_facts) >= 40
     for service in with_facts:
-        assert all(f.source.startswith("https://") for f in service.facts.values())
-    for service in with_facts:
+        for fact in service.facts.values():
+            assert fact.source.startswith("https://") and fact.read == "2026-11-30"
         risk = risk_of(service)
-        assert risk.score == max(0, min(100, sum(f.points for f in risk.factors)))
-        assert 0 <= risk.score <= 100
+        if risk.assessed:
+            assert risk.score == max(0, min(100, sum(f.points for f in risk.factors)))
 
 
-def test_risk_counts_unknown_facts_as_risk() -> None:
+def _facts(**values: object) -> dict[str, Fact]:
+    return {
+        name: Fact(value, "https://v.example/trust", "2026-11-30") for name, value in values.items()
+    }
+
+
+def test_a_service_without_facts_is_unassessed_not_scored() -> None:
     bare = Service("bare", "Bare", "V", "llm_api", ("bare.example",))
-    vetted = Service(
-        "vetted",
-        "Vetted",
-        "V",
-        "llm_api",
-        ("vetted.example",),
-        facts={
-            "trains_on_inputs_by_default": Fact(False, "https://v.example/privacy"),
-            "enterprise_no_training": Fact(True, "https://v.example/privacy"),
-            "retention_days": Fact(30, "https://v.example/privacy"),
-            "hq_country": Fact("DE", "https://v.example/about"),
-            "certifications": Fact(["soc2", "iso42001"], "https://v.example/trust"),
-        },
+    only_country = Service("c", "C", "V", "llm_api", ("c.example",), facts=_facts(hq_country="US"))
+    for service in (bare, only_country):
+        risk = risk_of(service)
+        assert risk.score is None and not risk.assessed
+        assert [f.name for f in risk.factors] == ["unassessed"]
+        assert "trains_on_inputs_by_default" in risk.unknown
+
+
+def test_risk_moves_only_with_sourced_facts() -> None:
+    vetted = _facts(
+        trains_on_inputs_by_default=False,
+        enterprise_no_training=True,
+        retention_days=0,
+        certifications=["soc2", "iso42001"],
+        sso=True,
+        dpa=True,
+        data_residency=["US", "EU"],
     )
-    assert risk_of(bare).score == 25 + 15 + 10 + 5 + 5 + 10
-    assert risk_of(vetted).score == 25 - 5
+    careless = _facts(
+        trains_on_inputs_by_default=True,
+        enterprise_no_training=False,
+        retention_days=365,
+        certifications=[],
+        dpa=False,
+    )
+    low = risk_of(Service("v", "V", "V", "llm_api", ("v.example",), facts=vetted))
+    high = risk_of(Service("h", "H", "V", "llm_api", ("h.example",), facts=careless))
+    assert low.score == 0  # 50 - 15 - 5 - 10 - 15 - 5 - 5 - 5, clamped
+    assert high.score == 100  # 50 + 25 + 15 + 10 + 5 + 15, clamped
+    one_fact = risk_of(Service("o", "O", "V", "llm_api", ("o.example",), facts=_facts(sso=True)))
+    assert one_fact.score == 45 and "training" not in {f.name for f in one_fact.factors}
+    assert "trains_on_inputs_by_default" in one_fact.unknown
+
+
+def test_shipped_scores_discriminate(catalog: HostIndex) -> None:
+    scores = [r.score for s in catalog.services.values() if (r := risk_of(s)).score is not None]
+    assert len(scores) >= 40
+    assert max(scores) - min(scores) >= 40  # not a flat band of unknown-penalties
+
+
+@pytest.mark.parametrize(
+    ("fact", "reason"),
+    [
+        ({"value": True, "source": "https://v.example/"}, "'read' is a required property"),
+        ({"value": True, "source": "https://v.example/", "read": "2026-02-31"}, "is not a date"),
+        ({"value": True, "source": "http://v.example/", "read": "2026-11-30"}, "does not match"),
+        ({"value": "yes", "source": "https://v.example/", "read": "2026-11-30"}, "is not of type"),
+    ],
+)
+def test_loader_rejects_facts_without_a_source_date_or_type(
+    tmp_path: Path, fact: dict[str, object], reason: str
+) -> None:
+    rules = _write_rules(tmp_path, [_entry(facts={"sso": fact})])
+    with pytest.raises(RulesError, match=reason):
+        load_catalog(rules)

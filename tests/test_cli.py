@@ -50,7 +50,7 @@ def test_classify_json_hosts_and_urls(capsys: pytest.CaptureFixture[str]) -> Non
         0.9,
     )
     risk = lines[0]["risk"]
-    assert risk["score"] == sum(f["points"] for f in risk["factors"])
+    assert risk["assessed"] and risk["score"] == sum(f["points"] for f in risk["factors"])
     assert lines[2]["evidence"] is None
 
 
@@ -84,6 +84,33 @@ def test_rules_lint_passes_on_the_shipped_rules_and_names_a_bad_file(tmp_path: P
     bad = shadowlens("rules", "lint", env={"SHADOWLENS_RULES_DIR": str(tmp_path)})
     assert bad.returncode == 2
     assert "x.yaml: c-d: a.example is also in a-b" in bad.stderr
+
+
+def test_rules_lint_stats_counts_services_families_and_facts(tmp_path: Path) -> None:
+    (tmp_path / "services").mkdir()
+    (tmp_path / "services" / "mcp-servers.yaml").write_text(
+        "services:\n  - {id: m-a, name: M, vendor: V, category: mcp_server, domains: [m.example]}\n"
+    )
+    (tmp_path / "services" / "llm-apis.yaml").write_text(
+        "services:\n"
+        "  - {id: l-a, name: L, vendor: V, category: llm_api, domains: [l.example, l2.example],\n"
+        "     facts: {sso: {value: true, source: 'https://l.example/', read: '2026-11-30'},\n"
+        "             hq_country: {value: DE, source: 'https://l.example/', read: '2026-11-30'}}}\n"
+        "  - {id: l-b, name: L, vendor: V, category: llm_api, family: model-hubs,\n"
+        "     facts: {hq_country: {value: FR, source: 'https://l.example/', read: '2026-11-30'}},\n"
+        "     host_patterns: ['api.*.lb.example']}\n"
+    )
+    result = shadowlens("rules", "lint", "--stats", env={"SHADOWLENS_RULES_DIR": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
+    stats = dict(line.strip().split("\t") for line in result.stdout.splitlines() if "\t" in line)
+    assert (stats["services"], stats["domains"], stats["host_patterns"]) == ("3", "3", "1")
+    assert (stats["services_with_facts"], stats["facts"], stats["services_assessed"]) == (
+        "2",
+        "3",
+        "1",
+    )
+    assert (stats["llm_api"], stats["mcp_server"]) == ("2", "1")
+    assert (stats["llm-apis"], stats["mcp-servers"], stats["model-hubs"]) == ("1", "1", "1")
 
 
 def test_classify_reads_targets_from_stdin() -> None:

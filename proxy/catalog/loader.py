@@ -8,6 +8,7 @@ duplicate ids, domains and patterns. Every error names the file, the entry and t
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -79,6 +80,14 @@ def _signature(path: Path, entry: str, raw: dict[str, Any]) -> Signature:
     )
 
 
+def _fact(path: Path, entry: str, name: str, raw: dict[str, Any]) -> Fact:
+    try:
+        date.fromisoformat(raw["read"])
+    except ValueError:
+        raise RulesError(path, entry, f"fact {name}: {raw['read']!r} is not a date") from None
+    return Fact(raw["value"], raw["source"], raw["read"])
+
+
 def _service(path: Path, raw: dict[str, Any]) -> Service:
     entry = raw["id"]
     for domain in raw.get("domains", ()):
@@ -90,10 +99,11 @@ def _service(path: Path, raw: dict[str, Any]) -> Service:
         vendor=raw["vendor"].strip(),
         category=raw["category"],
         domains=tuple(raw.get("domains", ())),
+        family=raw.get("family", path.stem),
         host_patterns=tuple(raw.get("host_patterns", ())),
         signatures=tuple(_signature(path, entry, s) for s in raw.get("signatures", ())),
         account_headers=tuple(raw.get("account_headers", ())),
-        facts={name: Fact(f["value"], f["source"]) for name, f in raw.get("facts", {}).items()},
+        facts={name: _fact(path, entry, name, f) for name, f in raw.get("facts", {}).items()},
     )
 
 

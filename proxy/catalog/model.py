@@ -28,10 +28,11 @@ MCP_SERVER = "mcp-server"
 
 @dataclass(frozen=True, slots=True)
 class Fact:
-    """One governance fact about a service, with where it was published."""
+    """One governance fact about a service: where it was published and when it was read."""
 
     value: Any
     source: str
+    read: str = ""  # ISO date the source was read; the loader requires it
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +68,7 @@ class Service:
     signatures: tuple[Signature, ...] = ()
     account_headers: tuple[str, ...] = ()
     facts: dict[str, Fact] = field(default_factory=dict, hash=False, compare=False)
+    family: str = ""  # finer than category: the rules file's stem unless the entry names one
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from proxy.catalog.risk import score_text
 from proxy.inventory import governance, reports, tokens
 from proxy.runtime import Core
 from proxy.settings import Settings
@@ -146,7 +147,7 @@ def cmd_services_list(args: argparse.Namespace, settings: Settings) -> int:
             print(json.dumps({k: _plain(v) for k, v in asdict(r).items()}))
         else:
             print(
-                f"{r.id}\t{r.status}\t{r.owner or '-'}\trisk={r.risk_score}\t"
+                f"{r.id}\t{r.status}\t{r.owner or '-'}\trisk={score_text(r.risk_score)}\t"
                 f"users={r.users}\trequests={r.requests}\tlast_seen={_plain(r.last_seen)}"
             )
     return 0

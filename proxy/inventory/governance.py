@@ -43,9 +43,9 @@ class ServiceRecord:
     status: str
     owner: str | None
     justification: str | None
-    risk_score: int
+    risk_score: int | None  # None: unassessed, the catalog has no sourced facts about it
     risk_factors: list[dict[str, Any]]
-    risk_source: str  # "catalog" (derived from the service's facts) or "review" (set by a person)
+    risk_source: str  # "catalog" (from the service's facts), "review" (a person) or "unassessed"
     review_due: datetime | None
     reviewed_at: datetime | None
     notes: str | None
@@ -61,11 +61,13 @@ def _catalog_service(row: ServiceSeen, catalog: HostIndex | None) -> Service:
 def _record(
     row: ServiceSeen, gov: Governance | None, classes: list[str], catalog: HostIndex | None
 ) -> ServiceRecord:
+    score: int | None
     if gov is not None and gov.risk_score is not None:
         score, factors, source = gov.risk_score, json.loads(gov.risk_factors or "[]"), "review"
     else:
         risk = risk_of(_catalog_service(row, catalog))
-        score, factors, source = risk.score, [asdict(f) for f in risk.factors], "catalog"
+        source = "catalog" if risk.assessed else "unassessed"
+        score, factors = risk.score, [asdict(f) for f in risk.factors]
     return ServiceRecord(
         id=row.id,
         name=row.name,
@@ -124,7 +126,7 @@ def list_services(
         _record(row, gov, classes[row.id], catalog) for row, gov in session.execute(query).all()
     ]
     if min_risk is not None:  # the default risk is computed, not stored: filter here
-        records = [r for r in records if r.risk_score >= min_risk]
+        records = [r for r in records if r.risk_score is not None and r.risk_score >= min_risk]
     return records[:limit]
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from proxy.catalog import HostIndex
+from proxy.catalog.risk import score_text
 from proxy.inventory.aggregates import day_of, hour_of
 from proxy.inventory.csvcells import SafeWriter
 from proxy.inventory.governance import ServiceRecord, list_services
@@ -467,7 +468,9 @@ def iso42001(
                 "owner": r.owner,
                 "justification": r.justification,
             }
-            for r in sorted(services, key=lambda r: (-r.risk_score, r.id))
+            for r in sorted(
+                services, key=lambda r: (r.risk_score is None, -(r.risk_score or 0), r.id)
+            )
         ],
         "not_reviewed": [r.id for r in services if r.reviewed_at is None],
         "no_owner": [r.id for r in services if r.owner is None],
@@ -560,7 +563,8 @@ def iso42001_markdown(report: dict[str, Any]) -> str:
     ]
     lines += [
         f"| {s['id']} | {s['vendor']} | {s['category']} | {s['status']} | {s['owner'] or '-'} "
-        f"| {s['risk_score']} | {s['users']} | {s['requests']} | {','.join(s['data_classes'])} |"
+        f"| {score_text(s['risk_score'])} | {s['users']} | {s['requests']} "
+        f"| {','.join(s['data_classes'])} |"
         for s in report["inventory"]
     ]
     lines += [
@@ -571,7 +575,7 @@ def iso42001_markdown(report: dict[str, Any]) -> str:
         "| --- | --- | --- | --- |",
     ]
     lines += [
-        f"| {r['id']} | {r['risk_score']} | {r['risk_source']} | "
+        f"| {r['id']} | {score_text(r['risk_score'])} | {r['risk_source']} | "
         + "; ".join(f"{f['name']} {f['points']:+d}" for f in r["factors"])
         + " |"
         for r in report["risk_register"]
@@ -614,7 +618,7 @@ def iso42001_csv(report: dict[str, Any]) -> str:
     for s in report["inventory"]:
         writer.writerow(
             ["inventory", s["id"], s["name"], s["status"],
-             f"owner={s['owner'] or ''};risk={s['risk_score']};users={s['users']};"
+             f"owner={s['owner'] or ''};risk={score_text(s['risk_score'])};users={s['users']};"
              f"requests={s['requests']};data={','.join(s['data_classes'])}"]
         )  # fmt: skip
     for key in ("not_reviewed", "no_owner", "reviews_overdue"):
