@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import ssl
 import subprocess
 from pathlib import Path
 
@@ -52,9 +53,8 @@ def test_every_planted_value_is_one_the_dlp_detects() -> None:
 
 
 def _client(proxy: RunningProxy) -> httpx.Client:
-    return httpx.Client(
-        proxy=proxy.proxy_url, verify=str(proxy.ca_file), trust_env=False, timeout=30
-    )
+    tls = ssl.create_default_context(cafile=str(proxy.ca_file))
+    return httpx.Client(proxy=proxy.proxy_url, verify=tls, trust_env=False, timeout=30)
 
 
 def _plant(proxy: RunningProxy, tmp: Path) -> int:
