@@ -6,6 +6,8 @@ import json
 
 import atheris
 
+from tests.hostile.fuzzing import json_strings
+
 with atheris.instrument_imports(include=["proxy.dlp.jsonpos"]):
     from proxy.dlp.jsonpos import JsonPositionError, string_values
 
@@ -17,18 +19,8 @@ def one_input(data: bytes) -> None:
     except JsonPositionError:
         return
     parsed = json.loads(text)  # what string_values accepts, json must accept too
-    if [v.value for v in values] != list(_strings(parsed)):
+    if [v.value for v in values] != json_strings(parsed):
         raise AssertionError("string values differ from the json module's")
     for item in values:
         if json.loads(text[item.start : item.end]) != item.value:
             raise AssertionError(f"span {item.start}:{item.end} is not the string {item.pointer}")
-
-
-def _strings(value: object) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, list):
-        return [s for item in value for s in _strings(item)]
-    if isinstance(value, dict):
-        return [s for item in value.values() for s in _strings(item)]
-    return []

@@ -22,3 +22,14 @@ fuzz = settings(
         HealthCheck.data_too_large,
     ],
 )
+
+
+def json_strings(value: object) -> list[str]:
+    """Every string value (not keys) in a parsed JSON document, in document order."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [s for item in value for s in json_strings(item)]
+    if isinstance(value, dict):
+        return [s for item in value.values() for s in json_strings(item)]
+    return []

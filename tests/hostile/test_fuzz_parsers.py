@@ -23,7 +23,7 @@ from proxy.dlp import DlpLimits, Scanner, inspect_body, redact_body
 from proxy.dlp.body import RedactionError, docx_text, parse_multipart, pdf_text
 from proxy.dlp.jsonpos import MAX_NESTING, JsonPositionError, replace_strings, string_values
 from tests.factories import word_document
-from tests.hostile.fuzzing import fuzz
+from tests.hostile.fuzzing import fuzz, json_strings
 
 LIMITS = DlpLimits(max_body_bytes=64 * 1024, max_decoded_bytes=256 * 1024)
 ENCODINGS = ["gzip", "x-gzip", "deflate", "br", "zstd", "identity", "gzip, br", "compress", ""]
@@ -159,9 +159,9 @@ def test_json_positions_agree_with_the_json_module(
 ) -> None:
     text = json.dumps(value, indent=indent, ensure_ascii=False)
     values = string_values(text)
-    assert [v.value for v in values] == list(_strings(value))
+    assert [v.value for v in values] == json_strings(value)
     replaced = json.loads(replace_strings(text, iter((v, new) for v in values)))
-    assert list(_strings(replaced)) == [new] * len(values)
+    assert json_strings(replaced) == [new] * len(values)
 
 
 def test_json_positions_refuse_nesting_past_the_cap() -> None:
@@ -171,16 +171,6 @@ def test_json_positions_refuse_nesting_past_the_cap() -> None:
     except JsonPositionError:
         return
     raise AssertionError("nesting past MAX_NESTING was accepted")
-
-
-def _strings(value: object) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, list):
-        return [s for item in value for s in _strings(item)]
-    if isinstance(value, dict):
-        return [s for item in value.values() for s in _strings(item)]
-    return []
 
 
 @fuzz
