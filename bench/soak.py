@@ -32,7 +32,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -389,8 +389,9 @@ def _verdict(result: dict[str, Any]) -> list[str]:
     return [name for name, ok in checks.items() if not ok]
 
 
-def soak(clients: int, seconds: float, data_dir: Path) -> tuple[Result, str]:
-    """Run the soak: its figures, and the proxy's output. Both servers are stopped after."""
+@contextlib.contextmanager
+def servers(data_dir: Path) -> Iterator[RunningProxy]:
+    """The soak upstream and ``shadowlens run`` (scenario policy) in front of it."""
     ca, cert, key = make_test_pki(data_dir, HOSTS)
     port = closed_port()
     command = [sys.executable, "-m", "bench.soak_upstream", str(port), str(cert), str(key)]
@@ -405,12 +406,18 @@ def soak(clients: int, seconds: float, data_dir: Path) -> tuple[Result, str]:
         routes = routed_args(SimpleNamespace(port=port, ca_file=ca))  # type: ignore[arg-type]
         proxy = start_shadowlens(data_dir / "data", routes, env)
         try:
-            tally, samples, elapsed, idle = _load(proxy, clients, seconds)
+            yield proxy
         finally:
             stop_shadowlens(proxy)  # the writer drains before the database is read
     finally:
         upstream.terminate()
         upstream.wait(timeout=30)
+
+
+def soak(clients: int, seconds: float, data_dir: Path) -> tuple[Result, str]:
+    """Run the soak: its figures, and the proxy's output. Both servers are stopped after."""
+    with servers(data_dir) as proxy:
+        tally, samples, elapsed, idle = _load(proxy, clients, seconds)
     return _result(proxy, tally, samples, clients, elapsed, idle), "".join(proxy.output)
 
 
