@@ -51,6 +51,12 @@ async def _receive(reader: asyncio.StreamReader, ws: WSConnection, kind: type, c
             ws.receive_data(data)
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="mitmproxy appends every message of a WebSocket flow to flow.websocket.messages "
+    "and never drops them, so one long session grows the proxy without bound; an addon after "
+    "Enforcement should trim them (issue 14)",
+)
 def test_a_websocket_flood(tmp_path: Path) -> None:
     with servers(tmp_path) as proxy:
         tls = ssl.create_default_context(cafile=str(proxy.ca_file))
