@@ -307,10 +307,16 @@ def load_gitleaks(path: Path, *, severity: str = "high") -> list[Detector]:
         if "regex" not in rule:
             continue  # path-only rule
         allow, stop = _gitleaks_allowlists(rule.get("allowlist"), path, rid)
-        for item in rule.get("allowlists", []) or []:
+        extra = rule.get("allowlists") or []
+        for item in extra if isinstance(extra, list) else [extra]:
             more_allow, more_stop = _gitleaks_allowlists(item, path, rid)
             allow += more_allow
             stop += more_stop
+        try:
+            group = int(rule.get("secretGroup", 0) or 0)
+            entropy = float(rule.get("entropy", 0.0) or 0.0)
+        except (TypeError, ValueError) as exc:
+            raise RulesError(path, rid, "secretGroup and entropy must be numbers") from exc
         ident = "gitleaks:" + re.sub(r"[^a-z0-9._-]+", "-", rid.lower()).strip("-")[:80]
         entry: dict[str, Any] = {
             "id": ident,
@@ -318,9 +324,9 @@ def load_gitleaks(path: Path, *, severity: str = "high") -> list[Detector]:
             "category": "secret",
             "severity": severity,
             "regex": _go_to_python(str(rule["regex"])),
-            "group": int(rule.get("secretGroup", 0) or 0),
-            "keywords": [str(k) for k in rule.get("keywords", [])],
-            "min_entropy": float(rule.get("entropy", 0.0) or 0.0),
+            "group": group,
+            "keywords": _str_list(rule.get("keywords", []), path, rid, "keywords"),
+            "min_entropy": entropy,
             "allow": [_go_to_python(a) for a in allow + global_allow],
             "stopwords": stop + global_stop,
             "placeholder_filter": False,

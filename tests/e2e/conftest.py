@@ -99,8 +99,12 @@ def start_shadowlens(data_dir: Path, mitm_args: list[str], env: dict[str, str]) 
     assert process.stdout is not None
     stdout = process.stdout
     threading.Thread(target=lambda: output.extend(iter(stdout.readline, "")), daemon=True).start()
-    proxy = _wait_for(output, r"proxy listening on (\S+)", process)
-    api = _wait_for(output, r"API listening on (\S+)", process)
+    try:
+        proxy = _wait_for(output, r"proxy listening on (\S+)", process)
+        api = _wait_for(output, r"API listening on (\S+)", process)
+    except AssertionError:
+        process.kill()  # never leave a half-started proxy behind
+        raise
     return RunningProxy(
         process=process,
         proxy_url=f"http://{proxy}",
