@@ -93,7 +93,8 @@ class DetectionOut(BaseModel):
     service_id: str = Field(examples=["chatgpt"])
     evidence: str = Field(
         examples=["host"],
-        description="Strongest signal: sni, user_agent, host, protocol, header, path or content.",
+        description="Strongest signal: sni, user_agent, host, protocol, header, path or content; "
+        "log for a row from `shadowlens logs scan`.",
     )
     confidence: float = Field(examples=[0.9], description="How sure the match is, 0 to 1.")
     signals: list[str] = Field(examples=[["host", "protocol", "user_agent"]])
@@ -106,6 +107,12 @@ class DetectionOut(BaseModel):
     host: str = Field(examples=["chatgpt.com"])
     path: str = Field(examples=["/backend-api/conversation"])
     request_bytes: int
+    requests: int = Field(
+        default=1, description="Flows this row stands for: 1, or more for a log scan's row."
+    )
+    last_ts: datetime | None = Field(
+        default=None, description="For a log scan's row, the time of its latest flow."
+    )
     status: int | None = Field(examples=[200])
     error: str | None = None
     action: str = Field(examples=["redact"], description="allow, monitor, coach, redact or block.")

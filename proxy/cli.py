@@ -27,6 +27,7 @@ from proxy.dlp import cli as dlp_cli
 from proxy.errors import RulesError
 from proxy.inventory import cli as inventory_cli
 from proxy.inventory.oidc import OidcConfigError
+from proxy.logs import cli as logs_cli
 from proxy.policy import cli as policy_cli
 from proxy.runtime import Core, load_catalog_counted
 from proxy.settings import Settings
@@ -86,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     dlp_cli.register(sub)
     inventory_cli.register(sub)
     policy_cli.register(sub)
+    logs_cli.register(sub)
     rules = sub.add_parser("rules", help="check the rules files")
     rules_sub = rules.add_subparsers(dest="rules_command", required=True, metavar="COMMAND")
     lint = rules_sub.add_parser(

@@ -61,7 +61,14 @@ class DetectionEvent:
     justification: str | None = None  # a coaching page's "why I need this", when given
     allowed_until: datetime | None = None  # how long that justification allows the service
     findings: tuple[FindingRecord, ...] = ()
+    requests: int = 1  # flows this event stands for: a log scan's row aggregates many
+    last_ts: datetime | None = None  # the latest of them, when more than one
     id: str = field(default_factory=new_event_id)
+
+    @property
+    def seen_until(self) -> datetime:
+        """The time of the latest flow this event stands for."""
+        return self.last_ts or self.ts
 
     @property
     def data_classes(self) -> str:

@@ -96,6 +96,9 @@ class Detection(Base):
     response_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     status: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(String(512))
+    # A log scan writes one row per hour, user and host: the flows it stands for, and its span.
+    requests: Mapped[int] = mapped_column(BigInteger, default=1, server_default="1")
+    last_ts: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class FindingRow(Base):
@@ -278,3 +281,17 @@ class UserRollup(Base):
     user: Mapped[str] = mapped_column(String(255), primary_key=True)
     requests: Mapped[int] = mapped_column(BigInteger, default=0)
     bytes_up: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class LogFile(Base):
+    """How far ``shadowlens logs scan`` has read a log, known by the hash of its first bytes."""
+
+    __tablename__ = "log_files"
+
+    head_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    head_len: Mapped[int] = mapped_column(Integer)
+    offset: Mapped[int] = mapped_column(BigInteger)  # bytes read (decompressed), whole lines
+    lines: Mapped[int] = mapped_column(BigInteger)  # lines before the offset
+    name: Mapped[str] = mapped_column(String(1024))
+    format: Mapped[str] = mapped_column(String(32))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
