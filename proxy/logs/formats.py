@@ -217,7 +217,10 @@ class Dnsmasq(LogFormat):
         m = _DNSMASQ.match(line)
         if m is None:
             raise ValueError("not a dnsmasq line")
-        query = _DNSMASQ_QUERY.match(m.group(2).strip())
+        message = m.group(2).strip()
+        query = _DNSMASQ_QUERY.match(message)
+        if query is None and message.startswith("query["):
+            raise ValueError("a query line cut short")
         if query is None:
             return None  # forwarded, reply, cached…: the query line already counted it
         _, host, client = query.groups()
