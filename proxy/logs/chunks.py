@@ -125,17 +125,24 @@ class ChunkWorker:
         if match is None:
             return
         user, groups = self._person(record.user, record.client_ip)
+        ts = record.ts
         key: GroupKey = (
-            int(record.ts // 3600), match.service.id, user, groups, record.client_ip,
-            record.host, record.method, _signals(record, match), match.client or "",
+            int(ts // 3600), match.service.id, user, groups, record.client_ip, record.host,
+            record.method, _signals(record, match), match.client or "",
         )  # fmt: skip
-        group = Group(record.ts, record.ts, 1, record.bytes_out, record.bytes_in, record.path,
-                      match.confidence)  # fmt: skip
-        if (known := result.groups.get(key)) is None:
-            result.groups[key] = group
+        group = result.groups.get(key)
+        if group is None:
+            result.groups[key] = Group(ts, ts, 1, record.bytes_out, record.bytes_in, record.path,
+                                       match.confidence)  # fmt: skip
             result.services[match.service.id] = match.service
-        else:
-            known.add(group)
+            return
+        if ts < group.first:
+            group.first = ts
+        elif ts > group.last:
+            group.last = ts
+        group.requests += 1
+        group.bytes_out += record.bytes_out
+        group.bytes_in += record.bytes_in
 
     def _person(self, user: str, address: str) -> tuple[str, str]:
         """The user (the log's, else the identity file's, else the address) and groups."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from proxy.catalog import HostIndex, Match
 from proxy.catalog.classify import classify_headers
 from proxy.logs.records import HOST_ONLY, Record, host_of
@@ -29,21 +27,30 @@ class LogClassifier:
 
     def classify(self, record: Record) -> Match | None:
         """The match the proxy would make for this request, or None when it is not AI."""
-        host = record.host
+        host, method = record.host, record.method
+        if method in HOST_ONLY:
+            key: tuple[str, ...] = ("", host)
+        else:
+            agent = record.user_agent
+            signed = self._has_signatures(host)
+            key = (host, agent if signed or self._is_client(agent) else "")
+            if signed:
+                key += (method, record.path)
+        try:
+            return self._answers[key]
+        except KeyError:
+            if len(self._answers) >= CACHE_LIMIT:
+                self._answers.clear()
+            answer = self._answers[key] = self._ask(record)
+            return answer
+
+    def _ask(self, record: Record) -> Match | None:
         if record.method in HOST_ONLY:
-            return self._answer(("", host), lambda: self.catalog.lookup(host, evidence="sni"))
+            return self.catalog.lookup(record.host, evidence="sni")
         agent = record.user_agent
-        signed = self._has_signatures(host)
-        key: tuple[str, ...] = (host, agent if signed or self._is_client(agent) else "")
-        if signed:
-            key += (record.method, record.path)
-        headers = {"user-agent": agent} if agent else {}
-        return self._answer(
-            key,
-            lambda: classify_headers(
-                self.catalog, host=host, method=record.method, path=record.path or "/",
-                headers=headers,
-            ),
+        return classify_headers(
+            self.catalog, host=record.host, method=record.method, path=record.path or "/",
+            headers={"user-agent": agent} if agent else {},
         )  # fmt: skip
 
     def may_be_ai(self, authority: str, agent: str = "") -> bool:
@@ -54,15 +61,6 @@ class LogClassifier:
         if self._has_signatures(host) or self._is_client(agent):
             return True
         return self.catalog.lookup(host) is not None
-
-    def _answer(self, key: tuple[str, ...], ask: Callable[[], Match | None]) -> Match | None:
-        try:
-            return self._answers[key]
-        except KeyError:
-            if len(self._answers) >= CACHE_LIMIT:
-                self._answers.clear()
-            answer = self._answers[key] = ask()
-            return answer
 
     def _has_signatures(self, host: str) -> bool:
         if (signed := self._signed.get(host)) is None:
