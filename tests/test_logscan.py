@@ -328,3 +328,24 @@ def test_parallel_chunks_read_the_same_as_one_process(
     assert {k: vars(v) for k, v in one.report.services.items()} == {
         k: vars(v) for k, v in two.report.services.items()
     }
+
+
+def test_the_api_serves_what_a_scan_found(core: Core, tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from tests.test_api import AUTH
+
+    log = tmp_path / "access.log"
+    log.write_text("".join(
+        f"{1796032800 + i}.0 5 10.0.0.9 TCP_TUNNEL/200 10 CONNECT claude.ai:443 alice "
+        "HIER_DIRECT/1.2.3.4 -\n" for i in range(4)
+    ))  # fmt: skip
+    _scan(core, log)
+    app = create_app(sessions=core.sessions, tokens=core.settings.token_set, catalog=CATALOG)
+    with TestClient(app) as client:
+        (row,) = client.get("/api/v1/detections", headers=AUTH).json()["items"]
+        service = client.get("/api/v1/services/claude", headers=AUTH).json()
+    assert (row["evidence"], row["signals"], row["requests"]) == ("log", ["log", "sni"], 4)
+    assert row["last_ts"].startswith("2026-11-30T10:00:03")
+    assert (service["requests"], service["users"]) == (4, 1)
