@@ -250,6 +250,17 @@ def test_the_table_names_services_and_their_top_users(
     assert "Anthropic API" in out and "bob (1)" in out and "7 lines, 6 parsed, 1 skipped" in out
 
 
+def test_names_from_a_log_cannot_style_or_drive_the_terminal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = tmp_path / "access.log"
+    log.write_bytes(b"1796032800.0 5 10.0.0.9 TCP_TUNNEL/200 10 CONNECT claude.ai:443 "
+                    b"[bold]eve\x1b[2J HIER_DIRECT/1.2.3.4 -\n")  # fmt: skip
+    assert _cli([str(log)], tmp_path, monkeypatch) == 0
+    out = capsys.readouterr().out
+    assert "[bold]eve\\x1b[2J" in out and "\x1b[2J" not in out
+
+
 def test_an_unreadable_file_is_reported_and_the_others_still_scanned(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

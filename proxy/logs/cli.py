@@ -14,7 +14,7 @@ from typing import Any
 
 from proxy.errors import RulesError
 from proxy.inventory.cli import _time
-from proxy.logs.chunks import ChunkWorker
+from proxy.logs.chunks import ChunkWorker, excerpt
 from proxy.logs.classify import LogClassifier
 from proxy.logs.formats import CSV_FIELDS, FORMAT_NAMES
 from proxy.logs.scan import CHUNK_BYTES, LogScanner, ScanReport, ServiceTotal
@@ -181,7 +181,11 @@ def as_json(report: ScanReport) -> dict[str, Any]:
 def print_report(report: ScanReport) -> None:
     """A table of the services found, with their top users, on stdout."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
+
+    def cell(text: str) -> str:  # names come from the log: no markup, no control characters
+        return escape(excerpt(text))
 
     table = Table(title="AI services in the logs")
     for column in ("service", "users", "requests", "bytes out", "bytes in", "top users"):
@@ -189,9 +193,9 @@ def print_report(report: ScanReport) -> None:
     for service_id, total in _services(report):
         top = sorted(total.users.items(), key=lambda item: (-item[1], item[0]))[:TOP_USERS]
         table.add_row(
-            f"{total.service.name} ({service_id})", str(len(total.users)), str(total.requests),
-            str(total.bytes_out), str(total.bytes_in),
-            ", ".join(f"{user or '-'} ({n})" for user, n in top),
+            cell(f"{total.service.name} ({service_id})"), str(len(total.users)),
+            str(total.requests), str(total.bytes_out), str(total.bytes_in),
+            cell(", ".join(f"{user or '-'} ({n})" for user, n in top)),
         )  # fmt: skip
     console = Console()
     console.print(table)
