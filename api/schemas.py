@@ -96,7 +96,8 @@ class DetectionOut(BaseModel):
     service_id: str = Field(examples=["chatgpt"])
     evidence: str = Field(
         examples=["host"],
-        description="Strongest signal: sni, user_agent, host, protocol, header, path or content.",
+        description="Strongest signal: sni, user_agent, host, protocol, header, path or content; "
+        "log for a row from `shadowlens logs scan`.",
     )
     confidence: float = Field(examples=[0.9], description="How sure the match is, 0 to 1.")
     signals: list[str] = Field(examples=[["host", "protocol", "user_agent"]])
@@ -111,6 +112,12 @@ class DetectionOut(BaseModel):
     request_bytes: int
     response_bytes: int = Field(
         description="Bytes down: the body received, counted as it passed when it streamed."
+    )
+    requests: int = Field(
+        default=1, description="Flows this row stands for: 1, or more for a log scan's row."
+    )
+    last_ts: datetime | None = Field(
+        default=None, description="For a log scan's row, the time of its latest flow."
     )
     status: int | None = Field(examples=[200])
     error: str | None = None

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from proxy import metrics
+from proxy import metricslabels
 from proxy.alerts.rules import load_alert_rules
 from proxy.ca import CaImportError, import_ca
 from proxy.catalog import Match, load_shared_hosts
@@ -34,6 +34,7 @@ from proxy.exposure import OpenProxyError, is_loopback
 from proxy.inventory import cli as inventory_cli
 from proxy.inventory.oidc import OidcConfigError
 from proxy.keys import configured_or_kept
+from proxy.logs import cli as logs_cli
 from proxy.pac import render_pac, split_domains, split_nodes
 from proxy.policy import cli as policy_cli
 from proxy.policy import load_policy
@@ -122,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     dlp_cli.register(sub)
     inventory_cli.register(sub)
     policy_cli.register(sub)
+    logs_cli.register(sub)
     rules = sub.add_parser("rules", help="check the rules files")
     rules_sub = rules.add_subparsers(dest="rules_command", required=True, metavar="COMMAND")
     lint = rules_sub.add_parser(
@@ -217,7 +219,7 @@ def _initialise_metrics(core: Core, *, proxy: bool) -> None:
     """Zero every known label set; tenant restrictions only where a proxy applies them."""
     services = core.catalog().services.values()
     policy = load_policy(core.settings.policy_file) if proxy else None
-    metrics.initialise(
+    metricslabels.initialise(
         services=[(service.id, service.category) for service in services],
         restrictions=[r.id for r in policy.tenant_restrictions] if policy else [],
     )

@@ -26,6 +26,8 @@ BASE = {
     "proxy.jsondoc",
     "proxy.filemodes",
     "proxy.altsvc",
+    "proxy.pac",
+    "proxy.ca",
 }
 CORE = BASE | {
     "proxy.rulesfile",
@@ -38,6 +40,8 @@ CORE = BASE | {
     "proxy.inspection",
     "proxy.sinks",
     "proxy.alerts",
+    "proxy.logs",
+    "proxy.metricslabels",
     "proxy.runtime",
 }
 # part → the parts it may import. The CLI (every ``cli`` module: the composition root) is the
@@ -45,7 +49,9 @@ CORE = BASE | {
 ALLOWED: dict[str, set[str]] = {
     "proxy": set(),  # the package's own __init__
     "proxy.errors": set(),
-    "proxy.settings": {"proxy.sinkconfig"},
+    "proxy.settings": {"proxy.sinkconfig", "proxy.pac"},
+    "proxy.pac": set(),
+    "proxy.ca": set(),
     "proxy.sinkconfig": set(),
     "proxy.keys": {"proxy.filemodes"},
     "proxy.jsondoc": set(),
@@ -64,14 +70,17 @@ ALLOWED: dict[str, set[str]] = {
     "proxy.inventory": {"proxy.catalog", "proxy.errors", "proxy.metrics", "proxy.settings",
                         "proxy.jsondoc", "proxy.filemodes"},
     "proxy.inspection": {"proxy.dlp", "proxy.inventory"},
+    "proxy.logs": {"proxy.catalog", "proxy.errors", "proxy.inventory", "proxy.policy",
+                   "proxy.settings", "proxy.metrics", "proxy.runtime"},  # a scan runs on a Core
+    "proxy.metricslabels": {"proxy.metrics", "proxy.catalog", "proxy.dlp", "proxy.policy"},
     "proxy.sinks": {"proxy.inventory", "proxy.metrics", "proxy.sinkconfig"},
     "proxy.alerts": {"proxy.inventory", "proxy.sinks", "proxy.rulesfile", "proxy.errors",
                      "proxy.metrics"},
-    "proxy.runtime": CORE - {"proxy.runtime"},
+    "proxy.runtime": CORE - {"proxy.runtime", "proxy.logs", "proxy.metricslabels"},
     "proxy.cli": CORE | {"addons", "api"},
     "addons": CORE,
     "api": {"proxy.catalog", "proxy.errors", "proxy.inventory", "proxy.policy", "proxy.metrics",
-            "proxy.settings", "proxy.alerts"},
+            "proxy.settings", "proxy.alerts", "proxy.pac"},
 }  # fmt: skip
 
 

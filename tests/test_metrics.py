@@ -8,7 +8,7 @@ from mitmproxy.test import tflow
 from prometheus_client import REGISTRY, generate_latest
 
 from addons.stageclock import SPENT, StageClock
-from proxy import metrics
+from proxy import metrics, metricslabels
 
 
 def _sample(name: str, **labels: str) -> float | None:
@@ -16,7 +16,7 @@ def _sample(name: str, **labels: str) -> float | None:
 
 
 def test_initialise_gives_every_known_label_set_a_zero() -> None:
-    metrics.initialise(services=[("chatgpt", "chat_assistant")], restrictions=["ws-only"])
+    metricslabels.initialise(services=[("chatgpt", "chat_assistant")], restrictions=["ws-only"])
     assert _sample("shadowlens_rules_errors_total", rules="dlp") is not None
     assert _sample("shadowlens_policy_decisions_total", action="coach", enforced="False") == 0
     assert _sample("shadowlens_dlp_failures_total", reason="unredactable") == 0

@@ -90,6 +90,10 @@ class HostIndex:
                 return match
         return None
 
+    def has_signatures(self, host: str) -> bool:
+        """True when a request signature sits on ``host``: then its path and headers matter."""
+        return any(s in self._signatures for s in suffixes(normalize_host(host)))
+
     def _host_match(self, host: str, suffix: str, evidence: str) -> Match | None:
         service = self._by_domain.get(suffix)
         if service is not None:

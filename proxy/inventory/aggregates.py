@@ -48,7 +48,8 @@ def fold(session: Session, *, events: Sequence[DetectionEvent]) -> None:
     SERVICES.run(session, _services(events, new_users))
     USERS.run(session, _users(events))
     traffic = [
-        (e, hour_of(e.ts), (1, e.request_bytes, e.response_bytes, len(e.findings))) for e in events
+        (e, hour_of(e.ts), (e.requests, e.request_bytes, e.response_bytes, len(e.findings)))
+        for e in events
     ]
     HOURLY.run(
         session,
@@ -178,8 +179,8 @@ def _services(events: Sequence[DetectionEvent], new_users: Counter[str]) -> list
                 e.service_id, e.service_name, e.vendor, e.category, e.ts, e.ts, 0, 0, 0,
                 new_users[e.service_id],
             ]  # fmt: skip
-        row[4], row[5] = min(row[4], e.ts), max(row[5], e.ts)
-        row[6] += 1
+        row[4], row[5] = min(row[4], e.ts), max(row[5], e.seen_until)
+        row[6] += e.requests
         row[7] += e.request_bytes
         row[8] += e.response_bytes
     return [tuple(rows[k]) for k in sorted(rows)]
@@ -195,7 +196,7 @@ def _users(events: Sequence[DetectionEvent]) -> list[tuple[Any, ...]]:
         if row is None:
             row = rows[e.user] = [e.user, "", e.ts, e.ts, 0, 0]
         row[1] = e.groups or row[1]
-        row[3] = e.ts
-        row[4] += 1
+        row[3] = max(row[3], e.seen_until)
+        row[4] += e.requests
         row[5] += e.request_bytes
     return [tuple(rows[k]) for k in sorted(rows)]

@@ -77,7 +77,14 @@ class DetectionEvent:
     allowed_until: datetime | None = None  # how long that justification allows the service
     conversation: str | None = None  # the web app's conversation id, where its request has one
     findings: tuple[FindingRecord, ...] = ()
+    requests: int = 1  # flows this event stands for: a log scan's row aggregates many
+    last_ts: datetime | None = None  # the latest of them, when more than one
     id: str = field(default_factory=new_event_id)
+
+    @property
+    def seen_until(self) -> datetime:
+        """The time of the latest flow this event stands for."""
+        return self.last_ts or self.ts
 
     @property
     def data_classes(self) -> str:

@@ -108,6 +108,10 @@ class Detection(Base):
         """What the user wrote on the coaching page to go on, if this flow carried it."""
         return self.justification_row.text if self.justification_row else None
 
+    # A log scan writes one row per hour, user and host: the flows it stands for, and its span.
+    requests: Mapped[int] = mapped_column(BigInteger, default=1, server_default="1")
+    last_ts: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
 
 class FindingRow(Base):
     """What DLP found in one detection's upload: never the value, only how to recognise it."""
@@ -310,3 +314,17 @@ class AlertRow(Base):
     link: Mapped[str] = mapped_column(Text)
     webhooks: Mapped[str] = mapped_column(String(500))  # comma-separated names
     status: Mapped[str] = mapped_column(String(16))  # sent, failed or recorded (no webhook url)
+
+
+class LogFile(Base):
+    """How far ``shadowlens logs scan`` has read a log, known by the hash of its first bytes."""
+
+    __tablename__ = "log_files"
+
+    head_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    head_len: Mapped[int] = mapped_column(Integer)
+    offset: Mapped[int] = mapped_column(BigInteger)  # bytes read (decompressed), whole lines
+    lines: Mapped[int] = mapped_column(BigInteger)  # lines before the offset
+    name: Mapped[str] = mapped_column(String(1024))
+    format: Mapped[str] = mapped_column(String(32))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

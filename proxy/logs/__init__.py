@@ -1,0 +1,1 @@
+"""Discovery from the logs a team already keeps: proxies, Zeek, DNS resolvers, SWG exports."""
