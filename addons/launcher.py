@@ -25,6 +25,7 @@ from addons.enforcement import Enforcement
 from addons.heapfreezer import HeapFreezer
 from addons.inspection import Inspection
 from addons.ldapgroups import LdapGroups
+from addons.messagetrimmer import MessageTrimmer
 from addons.recorder import Recorder
 from addons.restoration import Restoration
 from addons.rulesreloader import RulesReloader
@@ -138,6 +139,7 @@ def shadowlens_addons(core: Core) -> list[object]:
                     policy, writer, grants, pseudonyms, max_body=settings.dlp_max_body_bytes
                 ),
                 StageClock("policy", reports=True),
+                MessageTrimmer(),  # after every addon that reads a WebSocket message
             ],
         ),
     ]

@@ -51,12 +51,6 @@ async def _receive(reader: asyncio.StreamReader, ws: WSConnection, kind: type, c
             ws.receive_data(data)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="one run (load average 20) saw the session closed partway through the flood; "
-    "and mitmproxy appends every message of a WebSocket flow to flow.websocket.messages and "
-    "never drops them, so a long session grows the proxy without bound (issue 14)",
-)
 def test_a_websocket_flood(tmp_path: Path) -> None:
     with servers(tmp_path) as proxy:
         tls = ssl.create_default_context(cafile=str(proxy.ca_file))
