@@ -69,7 +69,7 @@ class RuleSet:
 def widest(pattern: re.Pattern[str]) -> int | None:
     """The longest text the pattern can match, or None when it is unbounded."""
     try:
-        width = re._parser.parse(pattern.pattern, pattern.flags).getwidth()[1]  # type: ignore[attr-defined]
+        width = re._parser.parse(pattern.pattern, pattern.flags).getwidth()[1]  # type: ignore[attr-defined, unused-ignore]
     except Exception:
         return None
     return None if width >= 65535 else int(width)

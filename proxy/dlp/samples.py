@@ -13,8 +13,8 @@ from typing import Any
 
 from proxy.dlp.model import Detector
 
-_parser: Any = re._parser  # type: ignore[attr-defined]
-_constants: Any = re._constants  # type: ignore[attr-defined]
+_parser: Any = re._parser  # type: ignore[attr-defined, unused-ignore]
+_constants: Any = re._constants  # type: ignore[attr-defined, unused-ignore]
 
 _CATEGORY_CHARS = {
     _constants.CATEGORY_DIGIT: string.digits,
