@@ -151,7 +151,7 @@ def _register_at_start(core: Core, policy: PolicyRef) -> dict[str, str]:
     try:
         return core.read_register(policy)
     except OperationalError as exc:
-        log.error("register unreadable at start; policy-file statuses apply: %s", exc.orig)
+        log.warning("register unreadable at start; policy-file statuses apply: %s", exc.orig)
         return {}
 
 

@@ -83,5 +83,5 @@ def test_pinned_client_is_discovered_but_never_passed_around_the_policy(
     detections = shadowlens.wait_for_detections(2, service="mistral")
     assert [(d["evidence"], bool(d["error"])) for d in detections] == [("sni", True)] * 2
     metrics = httpx.get(f"{shadowlens.api_url}/metrics", timeout=5, trust_env=False).text
-    assert 'shadowlens_tls_passthrough_total{reason="learned"}' not in metrics
+    assert 'shadowlens_tls_passthrough_total{reason="learned"} 0.0' in metrics
     assert "shadowlens_tls_client_failures_total 2.0" in metrics
