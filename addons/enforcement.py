@@ -61,8 +61,8 @@ class Enforcement:
     def websocket_message(self, flow: http.HTTPFlow) -> Awaitable[None] | None:
         assert flow.websocket is not None
         state: FlowState | None = flow.metadata.get(KEY)
-        if state is None or state.match is None or state.report is None:
-            return None
+        if state is None or state.match is None or not (state.report and state.report.findings):
+            return None  # a message with nothing found is neither decided on nor recorded
         message = flow.websocket.messages[-1]
         verdict = self._verdict(flow, state, body=b"")
         if verdict.decision.enforced and verdict.decision.action == "redact":
