@@ -19,20 +19,18 @@ def test_initialise_gives_every_known_label_set_a_zero() -> None:
     # The registry is the process's: other tests may have counted already, so each known
     # label set must exist (a child is created at 0), whatever its value by now.
     metricslabels.initialise(services=[("chatgpt", "chat_assistant")], restrictions=["ws-only"])
-    assert _sample("shadowlens_rules_errors_total", rules="dlp") is not None
-    assert (
-        _sample("shadowlens_policy_decisions_total", action="coach", enforced="False") is not None
-    )
-    assert _sample("shadowlens_dlp_failures_total", reason="unredactable") is not None
-    assert _sample("shadowlens_tls_passthrough_total", reason="learned") is not None
-    assert _sample("shadowlens_tenant_restrictions_total", restriction="ws-only") is not None
-    assert _sample("shadowlens_dlp_findings_total", category="pii", severity="critical") is not None
-    assert _sample("shadowlens_upload_bytes_total", service="chatgpt") is not None
-    assert (
-        _sample("shadowlens_detections_total", service="mcp-server", category="mcp_server")
-        is not None
-    )
-    assert _sample("shadowlens_added_latency_seconds_count", stage="total") is not None
+    known = [
+        ("shadowlens_rules_errors_total", {"rules": "dlp"}),
+        ("shadowlens_policy_decisions_total", {"action": "coach", "enforced": "False"}),
+        ("shadowlens_dlp_failures_total", {"reason": "unredactable"}),
+        ("shadowlens_tls_passthrough_total", {"reason": "learned"}),
+        ("shadowlens_tenant_restrictions_total", {"restriction": "ws-only"}),
+        ("shadowlens_dlp_findings_total", {"category": "pii", "severity": "critical"}),
+        ("shadowlens_upload_bytes_total", {"service": "chatgpt"}),
+        ("shadowlens_detections_total", {"service": "mcp-server", "category": "mcp_server"}),
+        ("shadowlens_added_latency_seconds_count", {"stage": "total"}),
+    ]
+    assert [(name, labels) for name, labels in known if _sample(name, **labels) is None] == []
     assert b'shadowlens_build_info{python="' in generate_latest()
 
 
