@@ -27,8 +27,8 @@ from api.routes import (
 )
 from api.routes import pac as pac_routes
 from api.routes import tokens as token_routes
+from proxy.auth.oidc import OidcVerifier
 from proxy.catalog import HostIndex
-from proxy.inventory.oidc import OidcVerifier
 
 API_PREFIX = "/api/v1"
 

@@ -18,9 +18,9 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from proxy.inventory import tokens
-from proxy.inventory.oidc import OidcError, OidcVerifier
-from proxy.inventory.tokens import Principal
+from proxy.auth import tokens
+from proxy.auth.oidc import OidcError, OidcVerifier
+from proxy.auth.tokens import Principal
 
 _bearer = HTTPBearer(
     auto_error=False,

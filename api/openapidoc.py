@@ -16,7 +16,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
 from api.deps import require
-from proxy.inventory.tokens import ROLES
+from proxy.auth.tokens import ROLES
 
 ERROR_SCHEMA = {"$ref": "#/components/schemas/ErrorBody"}
 _LOWEST_ROLE = ROLES[0]

@@ -23,6 +23,8 @@ from pydantic import ValidationError
 
 from proxy import metricslabels
 from proxy.alerts.rules import load_alert_rules
+from proxy.auth import cli as auth_cli
+from proxy.auth.oidc import OidcConfigError
 from proxy.ca import CaImportError, import_ca
 from proxy.catalog import Match, load_shared_hosts
 from proxy.catalog.classify import classify_request
@@ -31,13 +33,13 @@ from proxy.catalog.stats import catalog_stats
 from proxy.dlp import cli as dlp_cli
 from proxy.errors import RulesError
 from proxy.exposure import OpenProxyError, is_loopback
-from proxy.inventory import cli as inventory_cli
-from proxy.inventory.oidc import OidcConfigError
+from proxy.governance import cli as governance_cli
 from proxy.keys import configured_or_kept
 from proxy.logs import cli as logs_cli
 from proxy.pac import render_pac, split_domains, split_nodes
 from proxy.policy import cli as policy_cli
 from proxy.policy import load_policy
+from proxy.reports import cli as reports_cli
 from proxy.runtime import Core, load_catalog_counted
 from proxy.settings import Settings
 
@@ -121,7 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
     ca.set_defaults(func=cmd_ca)
     _add_classify(sub)
     dlp_cli.register(sub)
-    inventory_cli.register(sub)
+    reports_cli.register(sub)
+    governance_cli.register(sub)
+    auth_cli.register(sub)
     policy_cli.register(sub)
     logs_cli.register(sub)
     rules = sub.add_parser("rules", help="check the rules files")
@@ -301,7 +305,7 @@ def _start_api(core: Core) -> EmbeddedServer:
             "every /api route still requires a bearer token",
             flush=True,
         )
-    from proxy.inventory.oidc import verifier_from_settings
+    from proxy.auth.oidc import verifier_from_settings
 
     app = create_app(
         sessions=core.sessions,

@@ -27,10 +27,11 @@ from proxy.catalog.model import Service
 from proxy.dlp.pseudonym import Pseudonyms
 from proxy.errors import RulesError
 from proxy.filemodes import private_dir
-from proxy.inventory import governance, store
+from proxy.governance import register as governance
+from proxy.governance.register import list_services
+from proxy.inventory import store
 from proxy.inventory.db import make_engine, session_factory
 from proxy.inventory.events import DetectionEvent
-from proxy.inventory.governance import list_services
 from proxy.inventory.journal import Journal
 from proxy.inventory.migrate import upgrade
 from proxy.inventory.models import AlertRow

@@ -21,8 +21,8 @@ from api.app import create_app
 from proxy.alerts.engine import AlertMatcher
 from proxy.alerts.rules import load_alert_rules
 from proxy.errors import RulesError
+from proxy.governance.register import update_governance
 from proxy.inventory.events import DetectionEvent, FindingRecord
-from proxy.inventory.governance import update_governance
 from proxy.reload import RulesWatcher
 from proxy.runtime import Core
 from proxy.settings import PROJECT_ROOT

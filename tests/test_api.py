@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from proxy.inventory import tokens
+from proxy.auth import tokens
 from proxy.runtime import Core
 from tests.factories import T0, detection_event
 

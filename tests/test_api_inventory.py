@@ -271,7 +271,7 @@ def test_csv_cells_cannot_become_formulas(client: TestClient, core: Core) -> Non
 
 
 def test_neutralise_leaves_numbers_and_plain_text() -> None:
-    from proxy.inventory.csvcells import neutralise
+    from proxy.reports.csvcells import neutralise
 
     assert [neutralise(v) for v in (-5, 1.5, None, "chatgpt", "a=b", *FORMULAS[4:])] == [
         -5, 1.5, None, "chatgpt", "a=b", "'\tx", "'\rx"

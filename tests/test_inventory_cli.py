@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from proxy.cli import main
-from proxy.inventory import governance
+from proxy.governance import audit
 from proxy.runtime import Core
 from tests.factories import detection_event
 
@@ -36,7 +36,7 @@ def test_services_list_set_status_and_owner(env: Core, capsys: pytest.CaptureFix
     )  # fmt: skip
     assert record["updated_by"].startswith("cli:")
     with env.sessions() as session:
-        actions = [e.action for e in governance.list_audit(session, limit=10)]
+        actions = [e.action for e in audit.list_audit(session, limit=10)]
     assert actions == ["governance.update", "governance.update"]
 
 

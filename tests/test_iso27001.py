@@ -12,8 +12,8 @@ import pytest
 from proxy.alerts.engine import AlertMatcher
 from proxy.alerts.rules import AlertRule, AlertRules
 from proxy.cli import main
-from proxy.inventory import reports
 from proxy.inventory.events import FindingRecord
+from proxy.reports import iso42001 as evidence
 from proxy.runtime import Core
 from tests.factories import T0, detection_event
 
@@ -30,7 +30,7 @@ def report(core: Core) -> dict[str, object]:
         AlertMatcher(rules), AlertMatcher(rules).match(detection_event(1, findings=(SECRET,)))
     )
     with core.sessions() as session:
-        return reports.iso42001(session, since=T0, until=T0 + timedelta(days=1))
+        return evidence.report(session, since=T0, until=T0 + timedelta(days=1))
 
 
 def test_every_required_annex_a_control_is_mapped_with_its_gaps(report: dict[str, object]) -> None:
@@ -50,10 +50,10 @@ def test_every_required_annex_a_control_is_mapped_with_its_gaps(report: dict[str
 
 
 def test_markdown_and_csv_carry_the_annex_a_mapping(report: dict[str, object]) -> None:
-    markdown = reports.iso42001_markdown(report)
+    markdown = evidence.markdown(report)
     section = markdown.split("## ISO/IEC 27001:2022 Annex A", 1)[1].split("## ", 1)[0]
     assert all(f"| {ref} |" in section for ref in REQUIRED)
-    rows = list(csv.reader(io.StringIO(reports.iso42001_csv(report))))
+    rows = list(csv.reader(io.StringIO(evidence.csv_text(report))))
     assert {r[1] for r in rows if r[0] == "iso27001"} >= set(REQUIRED)
     assert {r[1] for r in rows if r[0] == "iso27001_not_covered"} >= set(REQUIRED)
 

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from proxy.inventory.oidc import OidcConfigError, OidcVerifier, verifier_from_settings
+from proxy.auth.oidc import OidcConfigError, OidcVerifier, verifier_from_settings
 from proxy.runtime import Core
 from proxy.settings import Settings
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, status
 from api.deps import SessionDep, require
 from api.exporting import PageCursor, PageLimit
 from api.schemas import AuditOut, AuditPage, ErrorBody
-from proxy.inventory import governance
+from proxy.governance import audit
 
 router = APIRouter(prefix="/audit", tags=["audit"], dependencies=[Depends(require("admin"))])
 
@@ -28,7 +28,7 @@ def list_audit(
     """Audit entries newest first."""
     if cursor is not None and not cursor.isdigit():
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "malformed cursor")
-    rows = governance.list_audit(
+    rows = audit.list_audit(
         session, limit=limit + 1, before_id=int(cursor) if cursor else None, target=target
     )
     page = rows[:limit]

@@ -18,8 +18,9 @@ from api.exporting import (
     export_response,
 )
 from api.schemas import DetectionOut, DetectionPage, ErrorBody
-from proxy.inventory import exports, store
+from proxy.inventory import store
 from proxy.inventory.models import Detection
+from proxy.reports import exports
 
 router = APIRouter(
     prefix="/detections",

@@ -18,7 +18,8 @@ from api.exporting import (
     export_response,
 )
 from api.schemas import ErrorBody, FindingOut, FindingPage
-from proxy.inventory import exports, store
+from proxy.inventory import store
+from proxy.reports import exports
 
 router = APIRouter(
     prefix="/findings",

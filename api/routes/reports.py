@@ -9,8 +9,8 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from api.deps import PrincipalDep, SessionDep, require
 from api.routes.summary import period
-from proxy.inventory import reports
-from proxy.inventory.tokens import role_at_least
+from proxy.auth.tokens import role_at_least
+from proxy.reports import iso42001 as evidence
 
 router = APIRouter(prefix="/reports", tags=["reports"], dependencies=[Depends(require("viewer"))])
 
@@ -38,7 +38,7 @@ def iso42001(
 ) -> Any:
     """Inventory and risk register mapped to ISO/IEC 42001 clauses and Annex A controls."""
     start, end = period(since, until, default_days=30)
-    report = reports.iso42001(
+    report = evidence.report(
         session,
         since=start,
         until=end,
@@ -46,7 +46,7 @@ def iso42001(
         identities=role_at_least(principal.role, "analyst"),
     )
     if format == "md":
-        return Response(reports.iso42001_markdown(report), media_type=MEDIA["md"])
+        return Response(evidence.markdown(report), media_type=MEDIA["md"])
     if format == "csv":
-        return Response(reports.iso42001_csv(report), media_type=MEDIA["csv"])
+        return Response(evidence.csv_text(report), media_type=MEDIA["csv"])
     return report

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from api.deps import PrincipalDep, SessionDep, aware, require
 from api.exporting import PageLimit
 from api.schemas import ErrorBody, GovernancePatch, ServiceList, ServiceOut
-from proxy.inventory import governance
+from proxy.governance import register as governance
 
 router = APIRouter(prefix="/services", tags=["inventory"])
 ERRORS: dict[int | str, dict[str, Any]] = {

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Depends, HTTPException, Query, status
 
 from api.deps import PrincipalDep, SessionDep, aware, require
 from api.schemas import ErrorBody, SummaryOut
-from proxy.inventory import reports
-from proxy.inventory.tokens import role_at_least
+from proxy.auth.tokens import role_at_least
+from proxy.reports import queries
 
 router = APIRouter(tags=["summary"], dependencies=[Depends(require("viewer"))])
 
@@ -40,7 +40,7 @@ def get_summary(
 ) -> SummaryOut:
     """Totals, new services, top services, users and detectors, blocked and redacted counts."""
     start, end = period(since, until)
-    result = reports.summary(
+    result = queries.summary(
         session,
         since=start,
         until=end,

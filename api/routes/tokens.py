@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, HTTPException, status
 
 from api.deps import PrincipalDep, SessionDep, require
 from api.schemas import ErrorBody, TokenCreate, TokenCreated, TokenList, TokenOut
-from proxy.inventory import tokens
+from proxy.auth import tokens
 
 router = APIRouter(prefix="/tokens", tags=["tokens"], dependencies=[Depends(require("admin"))])
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query
 
 from api.deps import SessionDep, aware, require
 from api.schemas import UserList, UserOut
-from proxy.inventory import reports
+from proxy.reports import queries
 
 router = APIRouter(prefix="/users", tags=["users"], dependencies=[Depends(require("analyst"))])
 
@@ -24,5 +24,5 @@ def list_users(
     limit: Annotated[int, Query(ge=1, le=1000, description="Top N.")] = 100,
 ) -> UserList:
     """The top users by requests, overall or in a time range (from the hourly rollups)."""
-    rows = reports.list_users(session, since=aware(since), until=aware(until), limit=limit)
+    rows = queries.list_users(session, since=aware(since), until=aware(until), limit=limit)
     return UserList(items=[UserOut.model_validate(r) for r in rows])

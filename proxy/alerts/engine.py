@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from proxy.alerts.rules import EVENT_KINDS, AlertRule, AlertRules
+from proxy.governance.register import ServiceRecord
 from proxy.inventory.events import DetectionEvent
-from proxy.inventory.governance import ServiceRecord
 from proxy.sinks.formats import SEVERITY_RANK
 
 

@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from proxy.cliargs import iso_time
 from proxy.errors import RulesError
-from proxy.inventory.cli import _time
 from proxy.logs.chunks import ChunkWorker, excerpt
 from proxy.logs.classify import LogClassifier
 from proxy.logs.formats import CSV_FIELDS, FORMAT_NAMES
@@ -47,7 +47,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help=f"CSV columns by name; fields: {', '.join(CSV_FIELDS)}",
     )
     scan.add_argument("--json", action="store_true", help="print one JSON object at the end")
-    scan.add_argument("--since", type=_time, help="count only requests at or after (ISO 8601)")
+    scan.add_argument("--since", type=iso_time, help="count only requests at or after (ISO 8601)")
     scan.add_argument(
         "--workers", type=int, default=os.cpu_count() or 1, help="processes (default: cores)"
     )

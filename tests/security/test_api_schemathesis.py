@@ -23,7 +23,7 @@ from schemathesis.checks import (
 )
 
 from api.app import create_app
-from proxy.inventory import tokens
+from proxy.auth import tokens
 from proxy.inventory.events import FindingRecord
 from proxy.runtime import Core
 from proxy.settings import Settings

@@ -1,222 +1,22 @@
-"""Summaries from the rollups, top users, and the ISO/IEC 42001 evidence report (with its
-ISO/IEC 27001:2022 Annex A mapping).
-
-Summaries read ``rollups_service_hourly``, ``rollups_user_daily`` and
-``finding_rollups_hourly``, never the raw detections, so their cost grows with hours x
-services and days x users, not with traffic. Their time range is counted in whole hours
-(``since`` rounded down, ``until`` up), and in whole UTC days for users and top users.
-"""
+"""The ISO/IEC 42001 evidence report: control text, the report assembled from the register
+and the period's queries, and its Markdown and CSV renderings (with the ISO/IEC 27001:2022
+Annex A mapping)."""
 
 from __future__ import annotations
 
 import io
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from proxy.catalog import HostIndex
 from proxy.catalog.risk import score_text
-from proxy.inventory.aggregates import day_of, hour_of
-from proxy.inventory.csvcells import SafeWriter
-from proxy.inventory.governance import ServiceRecord, list_services
-from proxy.inventory.models import (
-    AlertRow,
-    Detection,
-    FindingRollup,
-    FindingRow,
-    Justification,
-    ServiceRollup,
-    ServiceSeen,
-    UserRollup,
-    UserSeen,
-)
-
-HIGH_SEVERITIES = ("high", "critical")
-INCIDENT_LIMIT = 1000
-
-
-def _hours(since: datetime, until: datetime) -> tuple[datetime, datetime]:
-    start = hour_of(since)
-    end = hour_of(until)
-    return start, end if end == until else end + timedelta(hours=1)
-
-
-def _days(since: datetime, until: datetime) -> tuple[datetime, datetime]:
-    start = day_of(since)
-    end = day_of(until)
-    return start, end if end == until else end + timedelta(days=1)
-
-
-def _window(since: datetime, until: datetime) -> Any:
-    start, end = _hours(since, until)
-    return and_(ServiceRollup.hour >= start, ServiceRollup.hour < end)
-
-
-def _user_window(since: datetime, until: datetime) -> Any:
-    start, end = _days(since, until)
-    return and_(UserRollup.day >= start, UserRollup.day < end, UserRollup.user != "")
-
-
-@dataclass(frozen=True, slots=True)
-class Ranked:
-    """One entry of a top-N list: requests (services, users) or findings (detectors)."""
-
-    key: str
-    count: int
-
-
-@dataclass(frozen=True, slots=True)
-class Summary:
-    """What happened in a time range, from the rollups."""
-
-    since: datetime
-    until: datetime
-    requests: int
-    bytes_up: int
-    bytes_down: int
-    findings: int
-    services: int
-    users: int
-    blocked: int
-    redacted: int
-    by_action: dict[str, int]
-    new_services: list[str]
-    top_services: list[Ranked]
-    top_users: list[Ranked] | None  # None when the caller may not see identities
-    top_detectors: list[Ranked]
-
-
-def summary(
-    session: Session, *, since: datetime, until: datetime, top: int = 10, identities: bool = True
-) -> Summary:
-    """Totals, new services, top services/users/detectors and actions for a time range."""
-    window = _window(since, until)
-    requests = func.coalesce(func.sum(ServiceRollup.requests), 0)
-    totals = session.execute(
-        select(
-            requests,
-            func.coalesce(func.sum(ServiceRollup.bytes_up), 0),
-            func.coalesce(func.sum(ServiceRollup.bytes_down), 0),
-            func.coalesce(func.sum(ServiceRollup.findings), 0),
-            func.count(func.distinct(ServiceRollup.service_id)),
-        ).where(window)
-    ).one()
-    by_action = {
-        action: int(count)
-        for action, count in session.execute(
-            select(ServiceRollup.action, requests).where(window).group_by(ServiceRollup.action)
-        )
-    }
-    services_total = func.sum(ServiceRollup.requests)
-    top_services = session.execute(
-        select(ServiceRollup.service_id, services_total)
-        .where(window)
-        .group_by(ServiceRollup.service_id)
-        .order_by(services_total.desc(), ServiceRollup.service_id)
-        .limit(top)
-    )
-    users_window = _user_window(since, until)
-    users = session.scalar(select(func.count(func.distinct(UserRollup.user))).where(users_window))
-    top_users = None
-    if identities:
-        users_total = func.sum(UserRollup.requests)
-        top_users = [
-            Ranked(str(u), int(n))
-            for u, n in session.execute(
-                select(UserRollup.user, users_total)
-                .where(users_window)
-                .group_by(UserRollup.user)
-                .order_by(users_total.desc(), UserRollup.user)
-                .limit(top)
-            )
-        ]
-    start, end = _hours(since, until)
-    findings_total = func.sum(FindingRollup.findings)
-    detectors = session.execute(
-        select(FindingRollup.detector, findings_total)
-        .where(FindingRollup.hour >= start, FindingRollup.hour < end)
-        .group_by(FindingRollup.detector)
-        .order_by(findings_total.desc(), FindingRollup.detector)
-        .limit(top)
-    )
-    new = session.scalars(
-        select(ServiceSeen.id)
-        .where(ServiceSeen.first_seen >= since, ServiceSeen.first_seen < until)
-        .order_by(ServiceSeen.first_seen)
-    )
-    return Summary(
-        since=since,
-        until=until,
-        requests=int(totals[0]),
-        bytes_up=int(totals[1]),
-        bytes_down=int(totals[2]),
-        findings=int(totals[3]),
-        services=int(totals[4]),
-        users=int(users or 0),
-        blocked=by_action.get("block", 0),
-        redacted=by_action.get("redact", 0),
-        by_action=by_action,
-        new_services=list(new),
-        top_services=[Ranked(str(k), int(n)) for k, n in top_services],
-        top_users=top_users,
-        top_detectors=[Ranked(str(d), int(n)) for d, n in detectors],
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class UserActivity:
-    """A user's use of AI services: in a time range (from rollups) or overall."""
-
-    id: str
-    groups: str
-    first_seen: datetime
-    last_seen: datetime
-    requests: int
-    bytes_up: int
-
-
-def list_users(
-    session: Session, *, since: datetime | None = None, until: datetime | None = None, limit: int
-) -> list[UserActivity]:
-    """Users by requests, most first; within ``since``..``until`` when given (whole days)."""
-    if since is None and until is None:
-        rows = session.scalars(
-            select(UserSeen).order_by(UserSeen.requests.desc(), UserSeen.id).limit(limit)
-        )
-        return [
-            UserActivity(u.id, u.groups, u.first_seen, u.last_seen, u.requests, u.bytes_up)
-            for u in rows
-        ]
-    window = _user_window(since or datetime(1970, 1, 1, tzinfo=UTC), until or datetime.now(UTC))
-    total = func.sum(UserRollup.requests)
-    ranked = session.execute(
-        select(UserRollup.user, total, func.sum(UserRollup.bytes_up))
-        .where(window)
-        .group_by(UserRollup.user)
-        .order_by(total.desc(), UserRollup.user)
-        .limit(limit)
-    ).all()
-    known = {
-        u.id: u
-        for u in session.scalars(select(UserSeen).where(UserSeen.id.in_([r[0] for r in ranked])))
-    }
-    out = []
-    for user, requests, bytes_up in ranked:
-        seen = known.get(user)
-        if seen is not None:
-            out.append(
-                UserActivity(
-                    user, seen.groups, seen.first_seen, seen.last_seen, int(requests), int(bytes_up)
-                )
-            )
-    return out
-
-
-# -- ISO/IEC 42001 ------------------------------------------------------------------------------
+from proxy.governance.register import ServiceRecord, list_services
+from proxy.reports import queries
+from proxy.reports.csvcells import SafeWriter
 
 DISCLAIMER = (
     "This report collects evidence an organisation can use for its ISO/IEC 42001 AI management "
@@ -239,7 +39,9 @@ class Control:
     not_covered: str
 
 
-def _controls(services: Sequence[ServiceRecord], s: Summary, incidents: int) -> list[Control]:
+def _controls(
+    services: Sequence[ServiceRecord], s: queries.Summary, incidents: int
+) -> list[Control]:
     seen = len(services)
     reviewed = sum(r.reviewed_at is not None for r in services)
     owned = sum(r.owner is not None for r in services)
@@ -299,7 +101,7 @@ class Evidence27001:
     services: int
     sanctioned: int
     owned: int
-    summary: Summary
+    summary: queries.Summary
     incidents: int
     alerts: int
 
@@ -374,7 +176,7 @@ def _iso27001_controls(e: Evidence27001) -> list[Control]:
     ]  # fmt: skip
 
 
-def iso42001(
+def report(
     session: Session,
     *,
     since: datetime,
@@ -386,40 +188,11 @@ def iso42001(
     """The ISO/IEC 42001 evidence report for a period, as plain data."""
     now = now or datetime.now(UTC)
     services = list_services(session, catalog=catalog, limit=100_000)
-    period = summary(session, since=since, until=until, identities=identities)
-    blocks = session.execute(
-        select(Detection.ts, Detection.service_id, Detection.user, Detection.rule_id)
-        .where(Detection.action == "block", Detection.ts >= since, Detection.ts < until)
-        .order_by(Detection.ts.desc())
-        .limit(INCIDENT_LIMIT)
-    ).all()
-    findings = session.execute(
-        select(
-            FindingRow.ts,
-            Detection.service_id,
-            Detection.user,
-            FindingRow.detector,
-            FindingRow.severity,
-            FindingRow.preview,
-        )
-        .join(Detection, Detection.id == FindingRow.detection_id)
-        .where(
-            FindingRow.severity.in_(HIGH_SEVERITIES), FindingRow.ts >= since, FindingRow.ts < until
-        )
-        .order_by(FindingRow.ts.desc())
-        .limit(INCIDENT_LIMIT)
-    ).all()
-    incidents = [
-        {"ts": ts.isoformat(), "kind": "block", "service": svc,
-         "user": user if identities else None, "detail": rule or ""}
-        for ts, svc, user, rule in blocks
-    ] + [
-        {"ts": ts.isoformat(), "kind": f"finding:{sev}", "service": svc,
-         "user": user if identities else None, "detail": f"{det} {preview}"}
-        for ts, svc, user, det, sev, preview in findings
-    ]  # fmt: skip
-    incidents.sort(key=lambda i: str(i["ts"]), reverse=True)
-    given = _justifications(session, since=since, until=until, identities=identities)
+    period = queries.summary(session, since=since, until=until, identities=identities)
+    incidents, truncated = queries.incidents(
+        session, since=since, until=until, identities=identities
+    )
+    given = queries.justifications(session, since=since, until=until, identities=identities)
 
     def brief(r: ServiceRecord) -> dict[str, Any]:
         return {
@@ -453,7 +226,7 @@ def iso42001(
                     owned=sum(r.owner is not None for r in services),
                     summary=period,
                     incidents=len(incidents),
-                    alerts=_alerts_in(session, since=since, until=until),
+                    alerts=queries.alerts_in(session, since=since, until=until),
                 )
             )
         ],
@@ -476,7 +249,7 @@ def iso42001(
         "no_owner": [r.id for r in services if r.owner is None],
         "reviews_overdue": [r.id for r in services if r.review_due and r.review_due < now],
         "incidents": incidents,
-        "incidents_truncated": len(blocks) == INCIDENT_LIMIT or len(findings) == INCIDENT_LIMIT,
+        "incidents_truncated": truncated,
         "justifications": given,
         "totals": {
             "requests": period.requests,
@@ -488,35 +261,12 @@ def iso42001(
     }
 
 
-def _alerts_in(session: Session, *, since: datetime, until: datetime) -> int:
-    query = select(func.count()).where(AlertRow.ts >= since, AlertRow.ts < until)
-    return session.scalar(query.select_from(AlertRow)) or 0
-
-
-def _justifications(
-    session: Session, *, since: datetime, until: datetime, identities: bool
-) -> list[dict[str, Any]]:
-    """Coaching justifications of the period, newest first; who and what only with identities."""
-    rows = session.scalars(
-        select(Justification)
-        .where(Justification.ts >= since, Justification.ts < until)
-        .order_by(Justification.ts.desc(), Justification.id.desc())
-        .limit(INCIDENT_LIMIT)
-    )
-    return [
-        {"ts": j.ts.isoformat(), "service": j.service_id, "rule": j.rule_id,
-         "user": j.user if identities else None, "text": j.text if identities else None,
-         "allowed_until": j.allowed_until.isoformat()}
-        for j in rows
-    ]  # fmt: skip
-
-
 def _cell(text: str | None) -> str:
     """``text`` inside a Markdown table cell: its pipes escaped, its lines joined."""
     return " ".join((text or "-").replace("|", "\\|").split())
 
 
-def iso42001_markdown(report: dict[str, Any]) -> str:
+def markdown(report: dict[str, Any]) -> str:
     """The report as Markdown, for people."""
     period = report["period"]
     lines = [
@@ -603,7 +353,7 @@ def iso42001_markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def iso42001_csv(report: dict[str, Any]) -> str:
+def csv_text(report: dict[str, Any]) -> str:
     """The report as CSV rows of (section, key, title, status, detail), for spreadsheets."""
     out = io.StringIO()
     writer = SafeWriter(out)

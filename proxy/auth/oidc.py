@@ -20,7 +20,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from proxy.inventory.tokens import ROLES, Principal
+from proxy.auth.tokens import ROLES, Principal
 from proxy.jsondoc import parse_untrusted
 from proxy.settings import Settings
 

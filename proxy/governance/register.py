@@ -1,4 +1,4 @@
-"""The AI register: each service seen with the organisation's decision on it, and the audit log.
+"""The AI register: each service seen, with the organisation's decision on it.
 
 Shared by the API and the CLI, so both do the same thing. Every change is written with an
 audit entry (who, what, before, after) in the same transaction.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session
 from proxy.catalog import HostIndex
 from proxy.catalog.model import Service
 from proxy.catalog.risk import risk_of
-from proxy.inventory.models import AuditEntry, Governance, ServiceDataClass, ServiceSeen
+from proxy.governance.audit import record_audit
+from proxy.inventory.models import Governance, ServiceDataClass, ServiceSeen
 
 STATUSES = ("sanctioned", "tolerated", "unsanctioned", "unknown")
 EDITABLE = ("status", "owner", "justification", "risk_score", "risk_factors", "review_due", "notes")
@@ -268,37 +269,3 @@ def seed_statuses(session: Session, *, statuses: Mapping[str, str], actor: str) 
             after=_governance_dict(gov),
         )
     return seeded
-
-
-def record_audit(
-    session: Session,
-    *,
-    actor: str,
-    action: str,
-    target: str,
-    before: dict[str, Any] | None,
-    after: dict[str, Any] | None,
-) -> None:
-    """Append one entry to the audit log (in the caller's transaction)."""
-    session.add(
-        AuditEntry(
-            ts=datetime.now(UTC),
-            actor=actor[:255],
-            action=action,
-            target=target[:255],
-            before=json.dumps(before, sort_keys=True) if before is not None else None,
-            after=json.dumps(after, sort_keys=True) if after is not None else None,
-        )
-    )
-
-
-def list_audit(
-    session: Session, *, limit: int, before_id: int | None = None, target: str | None = None
-) -> Sequence[AuditEntry]:
-    """Audit entries newest first; ``before_id`` pages on from an earlier page's last id."""
-    query = select(AuditEntry)
-    if before_id is not None:
-        query = query.where(AuditEntry.id < before_id)
-    if target is not None:
-        query = query.where(AuditEntry.target == target)
-    return session.scalars(query.order_by(AuditEntry.id.desc()).limit(limit)).all()

@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from proxy.inventory import store
-from proxy.inventory.csvcells import SafeWriter
 from proxy.inventory.models import Detection, FindingRow
+from proxy.reports.csvcells import SafeWriter
 
 FORMATS = ("csv", "ndjson")
 CHUNK_ROWS = 1000

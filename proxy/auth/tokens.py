@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from proxy.inventory.governance import record_audit
+from proxy.governance.register import record_audit
 from proxy.inventory.models import ApiToken
 
 ROLES = ("viewer", "analyst", "admin")
