@@ -16,6 +16,8 @@ COPY pyproject.toml README.md ./
 COPY proxy ./proxy
 COPY addons ./addons
 COPY api ./api
+# shadowlens/ links the three folders in: the wheel installs them as one name, shadowlens.
+COPY shadowlens ./shadowlens
 RUN /opt/shadowlens/bin/pip install . && find /opt/shadowlens -name __pycache__ -prune -exec rm -rf {} +
 
 # Runtime stage: the virtualenv, the rules, and an unprivileged user (uid 10001).

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from mitmproxy import http
 
-from proxy.altsvc import without_quic
+from shadowlens.proxy.altsvc import without_quic
 
 
 class AltSvcStripper:

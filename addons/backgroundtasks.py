@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from proxy.periodic import PeriodicTask
+from shadowlens.proxy.periodic import PeriodicTask
 
 
 class BackgroundTasks:

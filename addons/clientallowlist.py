@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from mitmproxy import connection
 
-from proxy import metrics
-from proxy.exposure import Network, client_allowed
+from shadowlens.proxy import metrics
+from shadowlens.proxy.exposure import Network, client_allowed
 
 
 class ClientAllowList:

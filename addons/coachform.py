@@ -7,13 +7,13 @@ from urllib.parse import urlsplit
 
 from mitmproxy import http
 
-from addons.flowevents import detection_event, identity_of, request_path
-from addons.flowstate import KEY, FlowState
-from proxy.inventory.writer import InventoryWriter
-from proxy.policy import Decision
-from proxy.policy.coaching import CoachGrants, holder
-from proxy.policy.responses import COACH_PATH, redirect_answer
-from proxy.runtime import PolicyRef
+from shadowlens.addons.flowevents import detection_event, identity_of, request_path
+from shadowlens.addons.flowstate import KEY, FlowState
+from shadowlens.proxy.inventory.writer import InventoryWriter
+from shadowlens.proxy.policy import Decision
+from shadowlens.proxy.policy.coaching import CoachGrants, holder
+from shadowlens.proxy.policy.responses import COACH_PATH, redirect_answer
+from shadowlens.proxy.runtime import PolicyRef
 
 
 class CoachForm:

@@ -6,15 +6,15 @@ from collections.abc import Awaitable, Callable
 
 from mitmproxy import http
 
-from addons.flowevents import declared_size, detection_event, request_path
-from addons.flowstate import KEY, FlowState, match_of, state_of
-from proxy import metrics
-from proxy.catalog import Match
-from proxy.catalog.classify import classify_headers, refine_with_body
-from proxy.catalog.model import unknown_endpoint
-from proxy.catalog.protocols import is_candidate, recognize_stream
-from proxy.inventory.writer import InventoryWriter
-from proxy.runtime import CatalogRef
+from shadowlens.addons.flowevents import declared_size, detection_event, request_path
+from shadowlens.addons.flowstate import KEY, FlowState, match_of, state_of
+from shadowlens.proxy import metrics
+from shadowlens.proxy.catalog import Match
+from shadowlens.proxy.catalog.classify import classify_headers, refine_with_body
+from shadowlens.proxy.catalog.model import unknown_endpoint
+from shadowlens.proxy.catalog.protocols import is_candidate, recognize_stream
+from shadowlens.proxy.inventory.writer import InventoryWriter
+from shadowlens.proxy.runtime import CatalogRef
 
 # How much of a streamed response we look at to recognise an LLM or MCP stream.
 STREAM_PEEK_BYTES = 4096

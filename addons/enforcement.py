@@ -6,17 +6,17 @@ from collections.abc import Awaitable
 
 from mitmproxy import http
 
-from addons.flowevents import declared_size, detection_event, identity_of
-from addons.flowstate import KEY, FlowState
-from proxy import metrics
-from proxy.dlp import redact_text
-from proxy.dlp.pseudonym import Pseudonyms
-from proxy.inventory.writer import InventoryWriter
-from proxy.policy import Identity
-from proxy.policy.coaching import CoachGrants, holder
-from proxy.policy.enforce import Inspected, RequestView, Verdict, enforce, kept_findings
-from proxy.policy.responses import Answer
-from proxy.runtime import PolicyRef
+from shadowlens.addons.flowevents import declared_size, detection_event, identity_of
+from shadowlens.addons.flowstate import KEY, FlowState
+from shadowlens.proxy import metrics
+from shadowlens.proxy.dlp import redact_text
+from shadowlens.proxy.dlp.pseudonym import Pseudonyms
+from shadowlens.proxy.inventory.writer import InventoryWriter
+from shadowlens.proxy.policy import Identity
+from shadowlens.proxy.policy.coaching import CoachGrants, holder
+from shadowlens.proxy.policy.enforce import Inspected, RequestView, Verdict, enforce, kept_findings
+from shadowlens.proxy.policy.responses import Answer
+from shadowlens.proxy.runtime import PolicyRef
 
 HOLD_CAP_BYTES = 32 * 1024 * 1024
 

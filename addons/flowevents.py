@@ -6,14 +6,14 @@ from datetime import UTC, datetime
 
 from mitmproxy import http
 
-from addons.flowstate import FlowState, state_of
-from proxy import metrics
-from proxy.catalog import Match
-from proxy.catalog.hostnames import is_valid_host, normalize_host, printable_host
-from proxy.dlp.webapps import conversation_id
-from proxy.inspection import finding_records
-from proxy.inventory.events import DetectionEvent
-from proxy.policy import Identity, IdentityResolver
+from shadowlens.addons.flowstate import FlowState, state_of
+from shadowlens.proxy import metrics
+from shadowlens.proxy.catalog import Match
+from shadowlens.proxy.catalog.hostnames import is_valid_host, normalize_host, printable_host
+from shadowlens.proxy.dlp.webapps import conversation_id
+from shadowlens.proxy.inspection import finding_records
+from shadowlens.proxy.inventory.events import DetectionEvent
+from shadowlens.proxy.policy import Identity, IdentityResolver
 
 
 def request_path(request: http.Request) -> str:

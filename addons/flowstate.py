@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 
 from mitmproxy import http
 
-from proxy.catalog import Match
-from proxy.dlp import BodyReport
-from proxy.dlp.pseudonym import Restorer
-from proxy.policy import Decision, Identity
+from shadowlens.proxy.catalog import Match
+from shadowlens.proxy.dlp import BodyReport
+from shadowlens.proxy.dlp.pseudonym import Restorer
+from shadowlens.proxy.policy import Decision, Identity
 
 KEY = "shadowlens"
 

@@ -8,9 +8,9 @@ from collections.abc import Callable
 
 from mitmproxy import http
 
-from addons.flowstate import KEY, FlowState
-from proxy import metrics
-from proxy.dlp import (
+from shadowlens.addons.flowstate import KEY, FlowState
+from shadowlens.proxy import metrics
+from shadowlens.proxy.dlp import (
     BodyReport,
     DlpLimits,
     Scanner,
@@ -18,8 +18,8 @@ from proxy.dlp import (
     inspect_text,
     quick_to_scan,
 )
-from proxy.dlp.body import QUICK_BYTES
-from proxy.inspection import scan_query
+from shadowlens.proxy.dlp.body import QUICK_BYTES
+from shadowlens.proxy.inspection import scan_query
 
 
 class Inspection:

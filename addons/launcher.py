@@ -14,34 +14,34 @@ from mitmproxy.tools.dump import DumpMaster
 from mitmproxy.tools.main import process_options
 from sqlalchemy.exc import OperationalError
 
-from addons.altsvc import AltSvcStripper
-from addons.announcer import Announcer
-from addons.backgroundtasks import BackgroundTasks
-from addons.bundle import Bundle
-from addons.clientallowlist import ClientAllowList
-from addons.coachform import CoachForm
-from addons.discovery import Discovery
-from addons.enforcement import Enforcement
-from addons.heapfreezer import HeapFreezer
-from addons.inspection import Inspection
-from addons.ldapgroups import LdapGroups
-from addons.messagetrimmer import MessageTrimmer
-from addons.recorder import Recorder
-from addons.restoration import Restoration
-from addons.rulesreloader import RulesReloader
-from addons.sinkdelivery import SinkDelivery
-from addons.stageclock import StageClock
-from addons.tenantrestriction import TenantRestriction
-from addons.tlsdiscovery import TlsDiscovery
-from proxy.alerts.engine import AlertMatcher
-from proxy.alerts.rules import load_alert_rules
-from proxy.catalog import load_catalog
-from proxy.dlp import config as dlp_config
-from proxy.exposure import refuse_open_relay
-from proxy.filemodes import private_dir
-from proxy.reload import RulesWatcher
-from proxy.runtime import CatalogRef, Core, PolicyRef, policy_status
-from proxy.settings import Settings
+from shadowlens.addons.altsvc import AltSvcStripper
+from shadowlens.addons.announcer import Announcer
+from shadowlens.addons.backgroundtasks import BackgroundTasks
+from shadowlens.addons.bundle import Bundle
+from shadowlens.addons.clientallowlist import ClientAllowList
+from shadowlens.addons.coachform import CoachForm
+from shadowlens.addons.discovery import Discovery
+from shadowlens.addons.enforcement import Enforcement
+from shadowlens.addons.heapfreezer import HeapFreezer
+from shadowlens.addons.inspection import Inspection
+from shadowlens.addons.ldapgroups import LdapGroups
+from shadowlens.addons.messagetrimmer import MessageTrimmer
+from shadowlens.addons.recorder import Recorder
+from shadowlens.addons.restoration import Restoration
+from shadowlens.addons.rulesreloader import RulesReloader
+from shadowlens.addons.sinkdelivery import SinkDelivery
+from shadowlens.addons.stageclock import StageClock
+from shadowlens.addons.tenantrestriction import TenantRestriction
+from shadowlens.addons.tlsdiscovery import TlsDiscovery
+from shadowlens.proxy.alerts.engine import AlertMatcher
+from shadowlens.proxy.alerts.rules import load_alert_rules
+from shadowlens.proxy.catalog import load_catalog
+from shadowlens.proxy.dlp import config as dlp_config
+from shadowlens.proxy.exposure import refuse_open_relay
+from shadowlens.proxy.filemodes import private_dir
+from shadowlens.proxy.reload import RulesWatcher
+from shadowlens.proxy.runtime import CatalogRef, Core, PolicyRef, policy_status
+from shadowlens.proxy.settings import Settings
 
 log = logging.getLogger(__name__)
 

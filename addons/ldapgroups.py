@@ -8,8 +8,8 @@ import logging
 from mitmproxy import ctx, http
 from mitmproxy.addons.proxyauth import Ldap
 
-from addons.flowstate import KEY, FlowState
-from proxy.policy.directory import GroupDirectory, LdapServer
+from shadowlens.addons.flowstate import KEY, FlowState
+from shadowlens.proxy.policy.directory import GroupDirectory, LdapServer
 
 log = logging.getLogger(__name__)
 

@@ -9,9 +9,9 @@ from collections.abc import Set
 
 from mitmproxy import ctx
 
-from addons.lastanswer import LastAnswer
-from proxy import metrics
-from proxy.inventory.writer import InventoryWriter
+from shadowlens.addons.lastanswer import LastAnswer
+from shadowlens.proxy import metrics
+from shadowlens.proxy.inventory.writer import InventoryWriter
 
 log = logging.getLogger(__name__)
 

@@ -6,9 +6,9 @@ from collections.abc import Iterable
 
 from mitmproxy import http
 
-from addons.flowstate import KEY, FlowState
-from proxy.dlp.pseudonym import Pseudonyms, SseRestorer
-from proxy.policy.coaching import holder
+from shadowlens.addons.flowstate import KEY, FlowState
+from shadowlens.proxy.dlp.pseudonym import Pseudonyms, SseRestorer
+from shadowlens.proxy.policy.coaching import holder
 
 # Responses whose text is restored; anything else is passed on untouched.
 RESTORABLE_TYPES = ("application/json", "text/", "application/x-ndjson")

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 from typing import Any
 
-from proxy.reload import RulesWatcher
+from shadowlens.proxy.reload import RulesWatcher
 
 
 class RulesReloader:

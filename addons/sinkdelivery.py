@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from proxy.sinks.delivery import SinkHub
+from shadowlens.proxy.sinks.delivery import SinkHub
 
 
 class SinkDelivery:

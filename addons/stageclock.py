@@ -6,7 +6,7 @@ import time
 
 from mitmproxy import http
 
-from proxy import metrics
+from shadowlens.proxy import metrics
 
 # The clocks' own bookkeeping on flow.metadata, for every flow (AI or not: no FlowState).
 LAP = "shadowlens.lap"  # perf_counter() at the last StageClock this flow passed

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from mitmproxy import http
 
-from addons.flowstate import state_of
-from proxy import metrics
-from proxy.catalog.index import suffixes
-from proxy.runtime import PolicyRef
+from shadowlens.addons.flowstate import state_of
+from shadowlens.proxy import metrics
+from shadowlens.proxy.catalog.index import suffixes
+from shadowlens.proxy.runtime import PolicyRef
 
 
 class TenantRestriction:

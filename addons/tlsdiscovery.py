@@ -9,14 +9,14 @@ from datetime import UTC, datetime
 
 from mitmproxy import connection, tls
 
-from proxy import metrics
-from proxy.catalog import Match, normalize_host
-from proxy.catalog.index import suffixes
-from proxy.inventory.events import DetectionEvent
-from proxy.inventory.writer import InventoryWriter
-from proxy.policy import decide
-from proxy.policy.decide import Upload
-from proxy.runtime import CatalogRef, PolicyRef
+from shadowlens.proxy import metrics
+from shadowlens.proxy.catalog import Match, normalize_host
+from shadowlens.proxy.catalog.index import suffixes
+from shadowlens.proxy.inventory.events import DetectionEvent
+from shadowlens.proxy.inventory.writer import InventoryWriter
+from shadowlens.proxy.policy import decide
+from shadowlens.proxy.policy.decide import Upload
+from shadowlens.proxy.runtime import CatalogRef, PolicyRef
 
 PINNED_ERROR = "client rejected the proxy's certificate (pinning or untrusted CA)"
 # Nothing of a connection passed through can be inspected.

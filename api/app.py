@@ -10,9 +10,9 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.docs import add_docs
-from api.openapidoc import document_errors
-from api.routes import (
+from shadowlens.api.docs import add_docs
+from shadowlens.api.openapidoc import document_errors
+from shadowlens.api.routes import (
     alerts,
     audit,
     detections,
@@ -25,10 +25,10 @@ from api.routes import (
     summary,
     users,
 )
-from api.routes import pac as pac_routes
-from api.routes import tokens as token_routes
-from proxy.auth.oidc import OidcVerifier
-from proxy.catalog import HostIndex
+from shadowlens.api.routes import pac as pac_routes
+from shadowlens.api.routes import tokens as token_routes
+from shadowlens.proxy.auth.oidc import OidcVerifier
+from shadowlens.proxy.catalog import HostIndex
 
 API_PREFIX = "/api/v1"
 

@@ -18,9 +18,9 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from proxy.auth import tokens
-from proxy.auth.oidc import OidcError, OidcVerifier
-from proxy.auth.tokens import Principal
+from shadowlens.proxy.auth import tokens
+from shadowlens.proxy.auth.oidc import OidcError, OidcVerifier
+from shadowlens.proxy.auth.tokens import Principal
 
 _bearer = HTTPBearer(
     auto_error=False,

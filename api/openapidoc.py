@@ -15,8 +15,8 @@ from fastapi import APIRouter, FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
-from api.deps import require
-from proxy.auth.tokens import ROLES
+from shadowlens.api.deps import require
+from shadowlens.proxy.auth.tokens import ROLES
 
 ERROR_SCHEMA = {"$ref": "#/components/schemas/ErrorBody"}
 _LOWEST_ROLE = ROLES[0]

@@ -26,12 +26,12 @@ from pathlib import Path
 
 from mitmproxy.test import tflow, tutils
 
-from addons.discovery import Discovery
-from proxy.catalog import HostIndex, Service, Signature, load_catalog
-from proxy.catalog.classify import classify_headers
-from proxy.catalog.clients import Client, ClientMatcher
-from proxy.inventory.writer import InventoryWriter
-from proxy.runtime import CatalogRef
+from shadowlens.addons.discovery import Discovery
+from shadowlens.proxy.catalog import HostIndex, Service, Signature, load_catalog
+from shadowlens.proxy.catalog.classify import classify_headers
+from shadowlens.proxy.catalog.clients import Client, ClientMatcher
+from shadowlens.proxy.inventory.writer import InventoryWriter
+from shadowlens.proxy.runtime import CatalogRef
 
 
 def synthetic_catalog(size: int) -> HostIndex:

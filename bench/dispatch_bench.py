@@ -20,7 +20,7 @@ from mitmproxy.http import HTTPFlow
 from mitmproxy.proxy.layers.http import HttpRequestHook
 from mitmproxy.test import taddons, tflow
 
-from addons.bundle import Bundle
+from shadowlens.addons.bundle import Bundle
 
 
 class WithHook:

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dlp_corpus import RULES_DIR, clean_chunks, mixed_chunks
 
-from proxy.dlp import (
+from shadowlens.proxy.dlp import (
     HYPERSCAN_AVAILABLE,
     DlpLimits,
     Scanner,

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from dlp_corpus import RULES_DIR, secrets_corpus
 from secret_families import corpus as family_corpus
 
-from proxy.dlp import load_scanner
+from shadowlens.proxy.dlp import load_scanner
 
 DATASET = Path(__file__).resolve().parents[2] / "shared" / "eval" / "pii" / "synth_dataset_v2.json"
 ENTITY = {

@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dlp_corpus import RULES_DIR, mixed_chunks
 
-from proxy.dlp import load_scanner
+from shadowlens.proxy.dlp import load_scanner
 
 
 def main() -> int:

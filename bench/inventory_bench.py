@@ -45,12 +45,12 @@ from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from addons.heapfreezer import HeapFreezer
-from proxy.inventory.bulk import BulkInsert
-from proxy.inventory.events import DETECTION_COLUMNS, DetectionEvent, FindingRecord
-from proxy.inventory.models import Detection
-from proxy.runtime import Core
-from proxy.settings import Settings
+from shadowlens.addons.heapfreezer import HeapFreezer
+from shadowlens.proxy.inventory.bulk import BulkInsert
+from shadowlens.proxy.inventory.events import DETECTION_COLUMNS, DetectionEvent, FindingRecord
+from shadowlens.proxy.inventory.models import Detection
+from shadowlens.proxy.runtime import Core
+from shadowlens.proxy.settings import Settings
 
 ADMIN_URL = os.environ.get(
     "SHADOWLENS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -277,7 +277,7 @@ def _timed(client: object, path: str, params: dict[str, str], requests: int) -> 
 def bench_api(kinds: list[str], count: int, requests: int, explain: bool) -> None:
     from fastapi.testclient import TestClient
 
-    from api.app import create_app
+    from shadowlens.api.app import create_app
 
     end = START + timedelta(days=SPAN_DAYS)
     cases = {
@@ -325,7 +325,7 @@ def bench_api(kinds: list[str], count: int, requests: int, explain: bool) -> Non
 def _explain(core: Core, end: datetime) -> None:
     from sqlalchemy.dialects import postgresql, sqlite
 
-    from proxy.inventory import store
+    from shadowlens.proxy.inventory import store
 
     filters = store.DetectionFilter(user="user42", since=end - timedelta(days=30), until=end)
     query = store.detections_query(filters).limit(101)

@@ -29,10 +29,10 @@ from pathlib import Path
 
 from proxy_bench import CHAT, free_port, proxy, start_upstream
 
-from proxy.inventory.events import DetectionEvent
-from proxy.inventory.journal import Journal
-from proxy.inventory.spool import Spool
-from proxy.inventory.writer import InventoryWriter
+from shadowlens.proxy.inventory.events import DetectionEvent
+from shadowlens.proxy.inventory.journal import Journal
+from shadowlens.proxy.inventory.spool import Spool
+from shadowlens.proxy.inventory.writer import InventoryWriter
 
 BIN_SHADOWLENS = f"{sys.prefix}/bin/shadowlens"
 MODES = ("off", "write", "fsync")

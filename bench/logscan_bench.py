@@ -32,8 +32,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from proxy.catalog import load_catalog
-from proxy.settings import PROJECT_ROOT
+from shadowlens.proxy.catalog import load_catalog
+from shadowlens.proxy.settings import PROJECT_ROOT
 
 ROOT = Path(__file__).resolve().parent.parent
 TIME = "/usr/bin/time"  # GNU time (Debian's time package)

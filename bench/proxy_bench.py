@@ -153,10 +153,10 @@ def _ms(value: str, unit: str) -> float:
 
 def decision_cost() -> float:
     """Microseconds per policy decision on the shipped policy and catalog."""
-    from proxy.catalog import load_catalog
-    from proxy.policy import decide, load_policy
-    from proxy.policy.decide import Upload
-    from proxy.policy.model import Identity
+    from shadowlens.proxy.catalog import load_catalog
+    from shadowlens.proxy.policy import decide, load_policy
+    from shadowlens.proxy.policy.decide import Upload
+    from shadowlens.proxy.policy.model import Identity
 
     policy = load_policy(ROOT / "rules" / "policy.yaml")
     service = load_catalog(ROOT / "rules").services["openai-api"]

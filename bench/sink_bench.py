@@ -23,9 +23,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from proxy.inventory.events import DetectionEvent, FindingRecord
-from proxy.sinkconfig import SinkConfig
-from proxy.sinks.transports import Transport, open_transport
+from shadowlens.proxy.inventory.events import DetectionEvent, FindingRecord
+from shadowlens.proxy.sinkconfig import SinkConfig
+from shadowlens.proxy.sinks.transports import Transport, open_transport
 
 GOAL = 50_000
 FINDINGS = (

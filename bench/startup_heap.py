@@ -18,10 +18,10 @@ import statistics
 import tempfile
 import time
 
-from addons.heapfreezer import HeapFreezer
-from addons.launcher import build_master
-from proxy.runtime import Core
-from proxy.settings import Settings
+from shadowlens.addons.heapfreezer import HeapFreezer
+from shadowlens.addons.launcher import build_master
+from shadowlens.proxy.runtime import Core
+from shadowlens.proxy.settings import Settings
 
 
 def _full_collections(rounds: int) -> float:

@@ -21,32 +21,32 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from proxy import metricslabels
-from proxy.alerts.rules import load_alert_rules
-from proxy.auth import cli as auth_cli
-from proxy.auth.oidc import OidcConfigError
-from proxy.ca import CaImportError, import_ca
-from proxy.catalog import Match, load_shared_hosts
-from proxy.catalog.classify import classify_request
-from proxy.catalog.risk import risk_of
-from proxy.catalog.stats import catalog_stats
-from proxy.dlp import cli as dlp_cli
-from proxy.errors import RulesError
-from proxy.exposure import OpenProxyError, is_loopback
-from proxy.governance import cli as governance_cli
-from proxy.keys import configured_or_kept
-from proxy.logs import cli as logs_cli
-from proxy.pac import render_pac, split_domains, split_nodes
-from proxy.policy import cli as policy_cli
-from proxy.policy import load_policy
-from proxy.reports import cli as reports_cli
-from proxy.runtime import Core, load_catalog_counted
-from proxy.settings import Settings
+from shadowlens.proxy import metricslabels
+from shadowlens.proxy.alerts.rules import load_alert_rules
+from shadowlens.proxy.auth import cli as auth_cli
+from shadowlens.proxy.auth.oidc import OidcConfigError
+from shadowlens.proxy.ca import CaImportError, import_ca
+from shadowlens.proxy.catalog import Match, load_shared_hosts
+from shadowlens.proxy.catalog.classify import classify_request
+from shadowlens.proxy.catalog.risk import risk_of
+from shadowlens.proxy.catalog.stats import catalog_stats
+from shadowlens.proxy.dlp import cli as dlp_cli
+from shadowlens.proxy.errors import RulesError
+from shadowlens.proxy.exposure import OpenProxyError, is_loopback
+from shadowlens.proxy.governance import cli as governance_cli
+from shadowlens.proxy.keys import configured_or_kept
+from shadowlens.proxy.logs import cli as logs_cli
+from shadowlens.proxy.pac import render_pac, split_domains, split_nodes
+from shadowlens.proxy.policy import cli as policy_cli
+from shadowlens.proxy.policy import load_policy
+from shadowlens.proxy.reports import cli as reports_cli
+from shadowlens.proxy.runtime import Core, load_catalog_counted
+from shadowlens.proxy.settings import Settings
 
 if TYPE_CHECKING:
     from mitmproxy.master import Master
 
-    from api.server import EmbeddedServer
+    from shadowlens.api.server import EmbeddedServer
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 
@@ -284,14 +284,14 @@ def _proxy_stopper(master: Master) -> Callable[[bool], None]:
 
 
 def _start_proxy(core: Core, mitm_args: Sequence[str]) -> Master:
-    from addons.launcher import build_master
+    from shadowlens.addons.launcher import build_master
 
     return build_master(core, mitm_args)
 
 
 def _start_api(core: Core) -> EmbeddedServer:
-    from api.app import create_app
-    from api.server import build_server
+    from shadowlens.api.app import create_app
+    from shadowlens.api.server import build_server
 
     settings = core.settings
     tokens = settings.token_set
@@ -305,7 +305,7 @@ def _start_api(core: Core) -> EmbeddedServer:
             "every /api route still requires a bearer token",
             flush=True,
         )
-    from proxy.auth.oidc import verifier_from_settings
+    from shadowlens.proxy.auth.oidc import verifier_from_settings
 
     app = create_app(
         sessions=core.sessions,
@@ -355,7 +355,7 @@ def _display_url(settings: Settings) -> str:
 
 def cmd_ca(args: argparse.Namespace, settings: Settings) -> int:
     """Print the CA path and how to trust it."""
-    from addons.launcher import ensure_ca
+    from shadowlens.addons.launcher import ensure_ca
 
     if args.import_key or args.import_cert:
         if not (args.import_key and args.import_cert):

@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
-from proxy.runtime import Core
-from proxy.settings import Settings
+from shadowlens.proxy.runtime import Core
+from shadowlens.proxy.settings import Settings
 
 
 def iso_time(text: str) -> datetime:

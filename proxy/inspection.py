@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from proxy.dlp import BodyReport, DlpLimits, Finding, Scanner, inspect_text, summarize
-from proxy.inventory.events import FindingRecord
+from shadowlens.proxy.dlp import BodyReport, DlpLimits, Finding, Scanner, inspect_text, summarize
+from shadowlens.proxy.inventory.events import FindingRecord
 
 
 def finding_records(findings: Sequence[Finding]) -> tuple[FindingRecord, ...]:

@@ -6,7 +6,7 @@ import os
 import secrets
 from pathlib import Path
 
-from proxy.filemodes import private_dir
+from shadowlens.proxy.filemodes import private_dir
 
 
 def configured_or_kept(configured: str, path: Path) -> bytes:

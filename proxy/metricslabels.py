@@ -10,9 +10,9 @@ from importlib.metadata import version
 
 from prometheus_client import Counter, Histogram
 
-from proxy.catalog.model import MCP_SERVER, UNKNOWN_LLM
-from proxy.dlp import model as dlp_model
-from proxy.metrics import (
+from shadowlens.proxy.catalog.model import MCP_SERVER, UNKNOWN_LLM
+from shadowlens.proxy.dlp import model as dlp_model
+from shadowlens.proxy.metrics import (
     BUILD_INFO,
     DECISIONS,
     DETECTIONS,
@@ -28,7 +28,7 @@ from proxy.metrics import (
     TLS_PASSTHROUGH,
     UPLOAD_BYTES,
 )
-from proxy.policy import model as policy_model
+from shadowlens.proxy.policy import model as policy_model
 
 # Stages of STAGE_SECONDS, in hook order.
 STAGES = ("classify", "inspect", "directory", "policy", "total")

@@ -7,8 +7,8 @@ import stat
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from proxy import metrics
-from proxy.errors import RulesError
+from shadowlens.proxy import metrics
+from shadowlens.proxy.errors import RulesError
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from proxy.errors import RulesError
+from shadowlens.proxy.errors import RulesError
 
 # The published schemas ship with the code, so rules files are checked wherever they live.
 SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"

@@ -18,34 +18,34 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from proxy import metrics
-from proxy.alerts.engine import Alert, AlertMatcher, register_alerts
-from proxy.alerts.store import raise_alerts
-from proxy.alerts.worker import AlertWorker
-from proxy.catalog import HostIndex, load_catalog
-from proxy.catalog.model import Service
-from proxy.dlp.pseudonym import Pseudonyms
-from proxy.errors import RulesError
-from proxy.filemodes import private_dir
-from proxy.governance import register as governance
-from proxy.governance.register import list_services
-from proxy.inventory import store
-from proxy.inventory.db import make_engine, session_factory
-from proxy.inventory.events import DetectionEvent
-from proxy.inventory.journal import Journal
-from proxy.inventory.migrate import upgrade
-from proxy.inventory.models import AlertRow
-from proxy.inventory.retention import RetentionDays, purge
-from proxy.inventory.spool import SPOOL_NAME, Spool
-from proxy.inventory.writer import InventoryWriter
-from proxy.keys import configured_or_kept
-from proxy.periodic import PeriodicTask
-from proxy.policy import IdentityResolver, Policy, load_identities, load_policy
-from proxy.policy.coaching import CoachGrants
-from proxy.policy.decide import service_status
-from proxy.policy.model import Conditions, Rule, TenantRestriction
-from proxy.settings import Settings
-from proxy.sinks.delivery import SinkHub, sink_workers
+from shadowlens.proxy import metrics
+from shadowlens.proxy.alerts.engine import Alert, AlertMatcher, register_alerts
+from shadowlens.proxy.alerts.store import raise_alerts
+from shadowlens.proxy.alerts.worker import AlertWorker
+from shadowlens.proxy.catalog import HostIndex, load_catalog
+from shadowlens.proxy.catalog.model import Service
+from shadowlens.proxy.dlp.pseudonym import Pseudonyms
+from shadowlens.proxy.errors import RulesError
+from shadowlens.proxy.filemodes import private_dir
+from shadowlens.proxy.governance import register as governance
+from shadowlens.proxy.governance.register import list_services
+from shadowlens.proxy.inventory import store
+from shadowlens.proxy.inventory.db import make_engine, session_factory
+from shadowlens.proxy.inventory.events import DetectionEvent
+from shadowlens.proxy.inventory.journal import Journal
+from shadowlens.proxy.inventory.migrate import upgrade
+from shadowlens.proxy.inventory.models import AlertRow
+from shadowlens.proxy.inventory.retention import RetentionDays, purge
+from shadowlens.proxy.inventory.spool import SPOOL_NAME, Spool
+from shadowlens.proxy.inventory.writer import InventoryWriter
+from shadowlens.proxy.keys import configured_or_kept
+from shadowlens.proxy.periodic import PeriodicTask
+from shadowlens.proxy.policy import IdentityResolver, Policy, load_identities, load_policy
+from shadowlens.proxy.policy.coaching import CoachGrants
+from shadowlens.proxy.policy.decide import service_status
+from shadowlens.proxy.policy.model import Conditions, Rule, TenantRestriction
+from shadowlens.proxy.settings import Settings
+from shadowlens.proxy.sinks.delivery import SinkHub, sink_workers
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from proxy.pac import split_domains, split_nodes
-from proxy.sinkconfig import SinkConfig
+from shadowlens.proxy.pac import split_domains, split_nodes
+from shadowlens.proxy.sinkconfig import SinkConfig
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 

@@ -13,8 +13,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from proxy.runtime import Core
-from proxy.settings import PROJECT_ROOT, Settings
+from shadowlens.proxy.runtime import Core
+from shadowlens.proxy.settings import PROJECT_ROOT, Settings
 from tests import pgcluster
 from tests.ldapserver import SLAPD, LdapServer
 from tests.pgcluster import PostgresCluster

@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from proxy.inventory.events import DetectionEvent
-from proxy.inventory.writer import InventoryWriter
+from shadowlens.proxy.inventory.events import DetectionEvent
+from shadowlens.proxy.inventory.writer import InventoryWriter
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 

@@ -7,10 +7,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, text
 
-from proxy.inventory import store
-from proxy.inventory.events import FindingRecord
-from proxy.inventory.migrate import upgrade
-from proxy.inventory.models import (
+from shadowlens.proxy.inventory import store
+from shadowlens.proxy.inventory.events import FindingRecord
+from shadowlens.proxy.inventory.migrate import upgrade
+from shadowlens.proxy.inventory.models import (
     FindingRollup,
     HourlyRollup,
     ServiceDataClass,
@@ -19,7 +19,7 @@ from proxy.inventory.models import (
     UserRollup,
     UserSeen,
 )
-from proxy.runtime import Core
+from shadowlens.proxy.runtime import Core
 from tests.factories import T0, detection_event
 
 
@@ -118,7 +118,7 @@ def _stored(core: Core, ts: datetime) -> object:
 
 
 def test_upgrading_an_inventory_backfills_the_aggregates(core: Core) -> None:
-    from proxy.inventory.models import Base
+    from shadowlens.proxy.inventory.models import Base
 
     new_tables = ("api_tokens", "audit_log", "finding_rollups_hourly", "rollups_hourly",
                   "users", "governance", "service_data_classes", "service_users")  # fmt: skip
@@ -127,7 +127,7 @@ def test_upgrading_an_inventory_backfills_the_aggregates(core: Core) -> None:
             conn.execute(Base.metadata.tables[name].delete())
     from alembic import command
 
-    from proxy.inventory.migrate import alembic_config
+    from shadowlens.proxy.inventory.migrate import alembic_config
 
     config = alembic_config(core.engine)
     with core.engine.begin() as conn:

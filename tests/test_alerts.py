@@ -17,15 +17,15 @@ from urllib.parse import urlsplit
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from proxy.alerts.engine import AlertMatcher
-from proxy.alerts.rules import load_alert_rules
-from proxy.errors import RulesError
-from proxy.governance.register import update_governance
-from proxy.inventory.events import DetectionEvent, FindingRecord
-from proxy.reload import RulesWatcher
-from proxy.runtime import Core
-from proxy.settings import PROJECT_ROOT
+from shadowlens.api.app import create_app
+from shadowlens.proxy.alerts.engine import AlertMatcher
+from shadowlens.proxy.alerts.rules import load_alert_rules
+from shadowlens.proxy.errors import RulesError
+from shadowlens.proxy.governance.register import update_governance
+from shadowlens.proxy.inventory.events import DetectionEvent, FindingRecord
+from shadowlens.proxy.reload import RulesWatcher
+from shadowlens.proxy.runtime import Core
+from shadowlens.proxy.settings import PROJECT_ROOT
 from tests.factories import T0, detection_event
 from tests.receivers import HttpCollector
 

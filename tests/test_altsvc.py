@@ -8,11 +8,11 @@ import pytest
 from mitmproxy import http
 from mitmproxy.test import taddons, tflow, tutils
 
-from addons.altsvc import AltSvcStripper
-from addons.launcher import shadowlens_addons
-from proxy.altsvc import without_quic
-from proxy.runtime import Core
-from proxy.settings import Settings
+from shadowlens.addons.altsvc import AltSvcStripper
+from shadowlens.addons.launcher import shadowlens_addons
+from shadowlens.proxy.altsvc import without_quic
+from shadowlens.proxy.runtime import Core
+from shadowlens.proxy.settings import Settings
 from tests.conftest import RULES_DIR
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from proxy.auth import tokens
-from proxy.runtime import Core
+from shadowlens.api.app import create_app
+from shadowlens.proxy.auth import tokens
+from shadowlens.proxy.runtime import Core
 from tests.factories import T0, detection_event
 
 AUTH = {"Authorization": "Bearer t"}
@@ -155,7 +155,7 @@ def test_healthz_and_metrics_need_no_token(client: TestClient) -> None:
 
 
 def test_healthz_reports_an_unreachable_database() -> None:
-    from proxy.inventory.db import make_engine, session_factory
+    from shadowlens.proxy.inventory.db import make_engine, session_factory
     from tests.e2e.conftest import closed_port
 
     engine = make_engine(f"postgresql://nobody@127.0.0.1:{closed_port()}/none")

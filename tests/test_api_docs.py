@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.server import build_server
+from shadowlens.api.app import create_app
+from shadowlens.api.server import build_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Every URL a page names: attributes, and the spec URL in Swagger UI's inline script.

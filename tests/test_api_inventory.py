@@ -11,10 +11,10 @@ from datetime import timedelta
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from proxy.catalog import load_catalog
-from proxy.inventory.events import FindingRecord
-from proxy.runtime import Core
+from shadowlens.api.app import create_app
+from shadowlens.proxy.catalog import load_catalog
+from shadowlens.proxy.inventory.events import FindingRecord
+from shadowlens.proxy.runtime import Core
 from tests.conftest import RULES_DIR
 from tests.factories import T0, detection_event
 from tests.test_api import AUTH, role_tokens
@@ -271,7 +271,7 @@ def test_csv_cells_cannot_become_formulas(client: TestClient, core: Core) -> Non
 
 
 def test_neutralise_leaves_numbers_and_plain_text() -> None:
-    from proxy.reports.csvcells import neutralise
+    from shadowlens.proxy.reports.csvcells import neutralise
 
     assert [neutralise(v) for v in (-5, 1.5, None, "chatgpt", "a=b", *FORMULAS[4:])] == [
         -5, 1.5, None, "chatgpt", "a=b", "'\tx", "'\rx"

@@ -7,13 +7,13 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import create_engine, insert, select, text
 
-from proxy import metrics
-from proxy.inventory import store
-from proxy.inventory.bulk import sqlite_time
-from proxy.inventory.events import FindingRecord
-from proxy.inventory.models import Detection, FindingRow, UserSeen
-from proxy.inventory.store import DetectionFilter
-from proxy.runtime import Core
+from shadowlens.proxy import metrics
+from shadowlens.proxy.inventory import store
+from shadowlens.proxy.inventory.bulk import sqlite_time
+from shadowlens.proxy.inventory.events import FindingRecord
+from shadowlens.proxy.inventory.models import Detection, FindingRow, UserSeen
+from shadowlens.proxy.inventory.store import DetectionFilter
+from shadowlens.proxy.runtime import Core
 from tests.factories import T0, detection_event
 
 

@@ -12,8 +12,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from mitmproxy import certs
 
-from addons.launcher import CA_BASENAME, KEY_SIZE
-from proxy.cli import main
+from shadowlens.addons.launcher import CA_BASENAME, KEY_SIZE
+from shadowlens.proxy.cli import main
 
 SECRET_MARK = "MHcCAQEE"  # how an EC private key's PEM body starts; must never be printed
 

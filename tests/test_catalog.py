@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from proxy.catalog import (
+from shadowlens.proxy.catalog import (
     Fact,
     HostIndex,
     Match,
@@ -16,10 +16,10 @@ from proxy.catalog import (
     load_catalog,
     normalize_host,
 )
-from proxy.catalog.classify import classify_request
-from proxy.catalog.loader import load_shared_hosts
-from proxy.catalog.risk import risk_of
-from proxy.errors import RulesError
+from shadowlens.proxy.catalog.classify import classify_request
+from shadowlens.proxy.catalog.loader import load_shared_hosts
+from shadowlens.proxy.catalog.risk import risk_of
+from shadowlens.proxy.errors import RulesError
 from tests.conftest import RULES_DIR
 
 REQUIRED_IDS = {
@@ -116,22 +116,22 @@ INVALID_HOSTS = ["api.openai.com\x00.evil.test", "a b.example", "-bad.example", 
 
 @pytest.mark.parametrize("host", VALID_HOSTS)
 def test_valid_hosts_key_unknown_endpoints(host: str) -> None:
-    from proxy.catalog.hostnames import checked_host, is_valid_host
+    from shadowlens.proxy.catalog.hostnames import checked_host, is_valid_host
 
     assert is_valid_host(host) and checked_host(host.upper() + ".") == host.lower()
 
 
 @pytest.mark.parametrize("host", INVALID_HOSTS)
 def test_invalid_hosts_never_name_a_register_entry(host: str) -> None:
-    from proxy.catalog.hostnames import INVALID_HOST, is_valid_host
-    from proxy.catalog.model import unknown_endpoint
+    from shadowlens.proxy.catalog.hostnames import INVALID_HOST, is_valid_host
+    from shadowlens.proxy.catalog.model import unknown_endpoint
 
     assert not is_valid_host(normalize_host(host))
     assert unknown_endpoint("mcp-server", host).id == f"mcp-server:{INVALID_HOST}"
 
 
 def test_a_nul_in_the_host_cannot_pose_as_openai_in_the_register() -> None:
-    from proxy.catalog.classify import classify_headers
+    from shadowlens.proxy.catalog.classify import classify_headers
 
     match = classify_headers(load_catalog(RULES_DIR), host="api.openai.com\x00.evil.test",
                              headers={"user-agent": "OpenAI/Python 1.54.0"})  # fmt: skip

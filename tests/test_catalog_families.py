@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from proxy.catalog import HostIndex, load_catalog
-from proxy.catalog.classify import classify_request
+from shadowlens.proxy.catalog import HostIndex, load_catalog
+from shadowlens.proxy.catalog.classify import classify_request
 from tests.conftest import RULES_DIR
 
 # family -> (url or "METHOD url", expected service id)

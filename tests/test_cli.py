@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from proxy.cli import main
+from shadowlens.proxy.cli import main
 from tests.conftest import RULES_DIR
 
 
@@ -19,7 +19,7 @@ def shadowlens(
     *args: str, stdin: str = "", env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "proxy", *args],
+        [sys.executable, "-m", "shadowlens", *args],
         input=stdin,
         capture_output=True,
         text=True,
@@ -188,7 +188,7 @@ def _piped_into_closed_reader(args: list[str], data_dir: Path) -> subprocess.Com
     os.close(read_end)  # every write now fails with EPIPE, as soon as it is made
     try:
         return subprocess.run(
-            [sys.executable, "-m", "proxy", *args],
+            [sys.executable, "-m", "shadowlens", *args],
             stdout=write_end,
             stderr=subprocess.PIPE,
             text=True,
@@ -212,7 +212,7 @@ def test_head_takes_the_first_line_and_nothing_complains(tmp_path: Path) -> None
     targets.write_text("\n".join(f"host{n}.example" for n in range(6000)))
     env = os.environ | {"SHADOWLENS_DATA_DIR": str(tmp_path)}
     with targets.open() as stdin:
-        command = [sys.executable, "-m", "proxy", "classify", "-"]
+        command = [sys.executable, "-m", "shadowlens", "classify", "-"]
         pipe = subprocess.PIPE
         writer = subprocess.Popen(command, stdin=stdin, stdout=pipe, stderr=pipe, env=env)
         assert writer.stdout is not None and writer.stderr is not None

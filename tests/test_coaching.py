@@ -6,9 +6,9 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from proxy.policy.coaching import CoachGrants, holder
-from proxy.runtime import Core
-from proxy.settings import Settings
+from shadowlens.proxy.policy.coaching import CoachGrants, holder
+from shadowlens.proxy.runtime import Core
+from shadowlens.proxy.settings import Settings
 from tests.factories import detection_event
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from proxy.settings import PROJECT_ROOT, Settings
+from shadowlens.proxy.settings import PROJECT_ROOT, Settings
 
 DEPLOY = PROJECT_ROOT / "deploy"
 COMPOSE = yaml.safe_load((DEPLOY / "compose.yaml").read_text())

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from proxy.settings import PROJECT_ROOT
+from shadowlens.proxy.settings import PROJECT_ROOT
 from tests.test_documentation import _our_metric_names
 
 DASHBOARDS = sorted((PROJECT_ROOT / "dashboards").glob("*.json"))

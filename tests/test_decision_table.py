@@ -8,13 +8,13 @@ import json
 
 import pytest
 
-from proxy.catalog import Match, load_catalog
-from proxy.dlp import BodyReport, DlpLimits, Finding, inspect_body, load_scanner
-from proxy.dlp.pseudonym import Pseudonyms
-from proxy.policy.coaching import CoachGrants, holder
-from proxy.policy.decide import INSPECTION_FAILURES
-from proxy.policy.enforce import Inspected, RequestView, Verdict, enforce, upload_of
-from proxy.policy.model import Conditions, Exemption, Identity, Policy, Rule
+from shadowlens.proxy.catalog import Match, load_catalog
+from shadowlens.proxy.dlp import BodyReport, DlpLimits, Finding, inspect_body, load_scanner
+from shadowlens.proxy.dlp.pseudonym import Pseudonyms
+from shadowlens.proxy.policy.coaching import CoachGrants, holder
+from shadowlens.proxy.policy.decide import INSPECTION_FAILURES
+from shadowlens.proxy.policy.enforce import Inspected, RequestView, Verdict, enforce, upload_of
+from shadowlens.proxy.policy.model import Conditions, Exemption, Identity, Policy, Rule
 from tests.conftest import RULES_DIR
 
 CATALOG = load_catalog(RULES_DIR)

@@ -14,18 +14,18 @@ from pathlib import Path
 import pytest
 from mitmproxy.test import taddons, tflow, tutils
 
-from addons.discovery import Discovery
-from addons.flowstate import match_of, state_of
-from addons.inspection import Inspection
-from proxy.catalog import load_catalog
-from proxy.catalog.classify import classify_request
-from proxy.catalog.protocols import recognize_request
-from proxy.dlp import DlpLimits, Scanner, inspect_body
-from proxy.dlp import config as dlp_config
-from proxy.dlp.validators import jwt
-from proxy.inventory.events import DetectionEvent
-from proxy.runtime import CatalogRef
-from proxy.settings import Settings
+from shadowlens.addons.discovery import Discovery
+from shadowlens.addons.flowstate import match_of, state_of
+from shadowlens.addons.inspection import Inspection
+from shadowlens.proxy.catalog import load_catalog
+from shadowlens.proxy.catalog.classify import classify_request
+from shadowlens.proxy.catalog.protocols import recognize_request
+from shadowlens.proxy.dlp import DlpLimits, Scanner, inspect_body
+from shadowlens.proxy.dlp import config as dlp_config
+from shadowlens.proxy.dlp.validators import jwt
+from shadowlens.proxy.inventory.events import DetectionEvent
+from shadowlens.proxy.runtime import CatalogRef
+from shadowlens.proxy.settings import Settings
 from tests.conftest import RULES_DIR
 from tests.factories import kept_events
 

@@ -8,15 +8,15 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from proxy import metrics
-from proxy.policy.directory import (
+from shadowlens.proxy import metrics
+from shadowlens.proxy.policy.directory import (
     RETRY_SECONDS,
     GroupDirectory,
     LdapServer,
     _entries,
     _group_name,
 )
-from proxy.settings import Settings
+from shadowlens.proxy.settings import Settings
 from tests import ldapserver
 
 

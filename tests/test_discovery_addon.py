@@ -11,14 +11,14 @@ import pytest
 from mitmproxy import http
 from mitmproxy.test import taddons, tflow, tutils
 
-from addons.discovery import Discovery
-from addons.flowstate import match_of, state_of
-from proxy.catalog import HostIndex, Service
-from proxy.inventory.events import DetectionEvent
-from proxy.inventory.journal import JOURNAL_PREFIX, Journal
-from proxy.inventory.spool import SPOOL_NAME, Spool
-from proxy.inventory.writer import InventoryWriter
-from proxy.runtime import CatalogRef
+from shadowlens.addons.discovery import Discovery
+from shadowlens.addons.flowstate import match_of, state_of
+from shadowlens.proxy.catalog import HostIndex, Service
+from shadowlens.proxy.inventory.events import DetectionEvent
+from shadowlens.proxy.inventory.journal import JOURNAL_PREFIX, Journal
+from shadowlens.proxy.inventory.spool import SPOOL_NAME, Spool
+from shadowlens.proxy.inventory.writer import InventoryWriter
+from shadowlens.proxy.runtime import CatalogRef
 
 CATALOG = CatalogRef(
     HostIndex(

@@ -7,10 +7,10 @@ import re
 import pytest
 from prometheus_client import REGISTRY
 
-from api.app import create_app
-from proxy import metrics
-from proxy.cli import build_parser
-from proxy.settings import PROJECT_ROOT, Settings
+from shadowlens.api.app import create_app
+from shadowlens.proxy import metrics
+from shadowlens.proxy.cli import build_parser
+from shadowlens.proxy.settings import PROJECT_ROOT, Settings
 
 README = (PROJECT_ROOT / "README.md").read_text()
 METRICS_DOC = (PROJECT_ROOT / "docs" / "metrics.md").read_text()
@@ -66,9 +66,9 @@ def test_every_command_is_in_the_readme_and_has_help(capsys: pytest.CaptureFixtu
 
 
 def test_the_readme_gives_the_classify_json_keys_exactly() -> None:
-    from proxy.catalog import load_catalog
-    from proxy.catalog.classify import classify_request
-    from proxy.cli import describe
+    from shadowlens.proxy.catalog import load_catalog
+    from shadowlens.proxy.catalog.classify import classify_request
+    from shadowlens.proxy.cli import describe
     from tests.conftest import RULES_DIR
 
     documented = re.search(

@@ -14,21 +14,21 @@ from mitmproxy import http, websocket
 from mitmproxy.test import taddons, tflow, tutils
 from wsproto.frame_protocol import Opcode
 
-from addons.coachform import CoachForm
-from addons.enforcement import Enforcement
-from addons.flowstate import state_of
-from addons.inspection import Inspection
-from addons.tenantrestriction import TenantRestriction
-from proxy.catalog import Match, load_catalog
-from proxy.dlp import Finding
-from proxy.dlp import config as dlp_config
-from proxy.dlp.pseudonym import Pseudonyms
-from proxy.inventory.events import DetectionEvent
-from proxy.inventory.writer import InventoryWriter
-from proxy.policy.coaching import CoachGrants
-from proxy.policy.responses import COACH_PATH
-from proxy.runtime import PolicyRef
-from proxy.settings import Settings
+from shadowlens.addons.coachform import CoachForm
+from shadowlens.addons.enforcement import Enforcement
+from shadowlens.addons.flowstate import state_of
+from shadowlens.addons.inspection import Inspection
+from shadowlens.addons.tenantrestriction import TenantRestriction
+from shadowlens.proxy.catalog import Match, load_catalog
+from shadowlens.proxy.dlp import Finding
+from shadowlens.proxy.dlp import config as dlp_config
+from shadowlens.proxy.dlp.pseudonym import Pseudonyms
+from shadowlens.proxy.inventory.events import DetectionEvent
+from shadowlens.proxy.inventory.writer import InventoryWriter
+from shadowlens.proxy.policy.coaching import CoachGrants
+from shadowlens.proxy.policy.responses import COACH_PATH
+from shadowlens.proxy.runtime import PolicyRef
+from shadowlens.proxy.settings import Settings
 from tests.conftest import RULES_DIR
 from tests.factories import word_document
 

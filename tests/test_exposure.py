@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from mitmproxy.test import tflow
 
-from addons.clientallowlist import ClientAllowList
-from proxy.exposure import OpenProxyError, client_allowed, refuse_open_relay
+from shadowlens.addons.clientallowlist import ClientAllowList
+from shadowlens.proxy.exposure import OpenProxyError, client_allowed, refuse_open_relay
 
 OFFICE = [ipaddress.ip_network("10.20.0.0/16")]
 
@@ -69,7 +69,7 @@ def test_shadowlens_refuses_to_start_as_an_open_proxy(tmp_path: Path) -> None:
         "SHADOWLENS_METRICS_PORT": "0",
     }
     result = subprocess.run(
-        [sys.executable, "-m", "proxy", "proxy"],
+        [sys.executable, "-m", "shadowlens", "proxy"],
         env=env, capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     assert result.returncode == 2

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from addons.launcher import build_master, ensure_ca
-from proxy.runtime import Core
-from proxy.settings import Settings
+from shadowlens.addons.launcher import build_master, ensure_ca
+from shadowlens.proxy.runtime import Core
+from shadowlens.proxy.settings import Settings
 from tests.conftest import RULES_DIR
 from tests.factories import detection_event
 
@@ -69,7 +69,7 @@ def test_a_dir_the_operator_made_is_left_alone_with_a_warning(
 ) -> None:
     data = tmp_path / "shared"
     data.mkdir(mode=0o755)
-    with caplog.at_level(logging.WARNING, logger="proxy.filemodes"):
+    with caplog.at_level(logging.WARNING, logger="shadowlens.proxy.filemodes"):
         Core.open(Settings(data_dir=data, rules_dir=RULES_DIR)).close()
     assert _mode(data) == 0o755
     assert _mode(data / "shadowlens.db") == 0o600

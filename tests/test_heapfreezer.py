@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from mitmproxy.test import taddons
 
-from addons.heapfreezer import HeapFreezer
+from shadowlens.addons.heapfreezer import HeapFreezer
 
 
 class _Node:

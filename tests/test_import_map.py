@@ -2,7 +2,9 @@
 
 Every import statement counts, at module level or inside a function, and so does
 ``importlib.import_module("...")`` with a literal name. The map below is the one in
-docs/architecture.md; a new package must be added to both.
+docs/architecture.md; a new package must be added to both. Parts are named without the
+installed ``shadowlens.`` prefix, and an import of ``proxy``, ``addons`` or ``api`` without it
+is an error: it would load a second copy of the module, or another distribution's package.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from proxy.settings import PROJECT_ROOT
+from shadowlens.proxy.settings import PROJECT_ROOT
 
 OURS = ("proxy", "addons", "api")
 BASE = {
@@ -93,8 +95,13 @@ ALLOWED: dict[str, set[str]] = {
 }  # fmt: skip
 
 
+NAMESPACE = "shadowlens."
+
+
 def part_of(module: str) -> str:
-    """The part of the map a module belongs to."""
+    """The part of the map a module (named without the namespace) belongs to."""
+    if module in ("", "__main__"):  # shadowlens/__init__ and python -m shadowlens
+        return "proxy.cli"
     parts = module.split(".")
     if parts[0] != "proxy":
         return parts[0]
@@ -110,14 +117,16 @@ def imported(tree: ast.AST) -> Iterator[tuple[int, str]]:
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            if node.module == "proxy":  # from proxy import metrics
-                names = [f"proxy.{alias.name}" for alias in node.names]
+            if node.module in ("shadowlens", "shadowlens.proxy"):  # from shadowlens.proxy import x
+                names = [f"{node.module}.{alias.name}" for alias in node.names]
             else:
                 names = [node.module]
         elif _import_module_call(node):
             assert isinstance(node, ast.Call)
             names = [node.args[0].value]  # type: ignore[attr-defined]
-        yield from ((node.lineno, n) for n in names if n.split(".")[0] in OURS)  # type: ignore[attr-defined]
+        for name in names:
+            if name.split(".")[0] in (*OURS, "shadowlens"):
+                yield node.lineno, name  # type: ignore[attr-defined]
 
 
 def _import_module_call(node: ast.AST) -> bool:
@@ -128,21 +137,32 @@ def _import_module_call(node: ast.AST) -> bool:
     return name == "import_module" and isinstance(node.args[0].value, str)
 
 
-def violations(root: Path) -> list[str]:
-    """Every import in the tree under ``root`` that the map does not allow."""
-    found = []
+def sources(root: Path) -> Iterator[tuple[Path, str]]:
+    """Each module file of ours under ``root``, with its module name without the namespace."""
     for package in OURS:
         for path in sorted((root / package).rglob("*.py")):
             relative = path.relative_to(root).with_suffix("")
-            module = ".".join(relative.parts).removesuffix(".__init__")
-            source = part_of(module)
-            if source not in ALLOWED:
-                found.append(f"{relative}: part {source!r} is not in the import map")
+            yield path, ".".join(relative.parts).removesuffix(".__init__")
+    for path in sorted((root / "shadowlens").glob("*.py")):
+        yield path, path.stem.removeprefix("__init__")
+
+
+def violations(root: Path) -> list[str]:
+    """Every import in the tree under ``root`` that the map does not allow."""
+    found = []
+    for path, module in sources(root):
+        relative = path.relative_to(root)
+        source = part_of(module)
+        if source not in ALLOWED:
+            found.append(f"{relative}: part {source!r} is not in the import map")
+            continue
+        for line, name in imported(ast.parse(path.read_text(), str(path))):
+            if not name.startswith(NAMESPACE):
+                found.append(f"{relative}:{line}: {name} imported without {NAMESPACE!r}")
                 continue
-            for line, name in imported(ast.parse(path.read_text(), str(path))):
-                target = part_of(name)
-                if target != source and target not in ALLOWED[source]:
-                    found.append(f"{relative}.py:{line}: {source} may not import {name}")
+            target = part_of(name.removeprefix(NAMESPACE))
+            if target != source and target not in ALLOWED[source]:
+                found.append(f"{relative}:{line}: {source} may not import {name}")
     return found
 
 
@@ -163,17 +183,32 @@ def test_the_map_has_no_cycle() -> None:
 @pytest.mark.parametrize(
     ("where", "source"),
     [
-        ("proxy/catalog/misplaced.py", "def f():\n    from addons.discovery import Discovery\n"),
-        ("proxy/inventory/misplaced.py", "from proxy.policy.coaching import holder\n"),
-        ("proxy/dlp/misplaced.py", "import importlib\nimportlib.import_module('api.app')\n"),
-        ("api/misplaced.py", "def f():\n    import addons.launcher\n"),
+        ("proxy/catalog/misplaced.py",
+         "def f():\n    from shadowlens.addons.discovery import Discovery\n"),
+        ("proxy/inventory/misplaced.py", "from shadowlens.proxy.policy.coaching import holder\n"),
+        ("proxy/inventory/misplaced.py", "from shadowlens.proxy import governance\n"),
+        ("proxy/dlp/misplaced.py",
+         "import importlib\nimportlib.import_module('shadowlens.api.app')\n"),
+        ("api/misplaced.py", "def f():\n    import shadowlens.addons.launcher\n"),
+        ("proxy/governance/misplaced.py", "from shadowlens.proxy.reports import queries\n"),
     ],
-)
+)  # fmt: skip
 def test_a_misplaced_import_is_caught_at_any_depth(tmp_path: Path, where: str, source: str) -> None:
-    for package in OURS:
-        (tmp_path / package).mkdir()
-    target = tmp_path / where
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(source)
+    _plant(tmp_path, where, source)
     [problem] = violations(tmp_path)
     assert "may not import" in problem
+
+
+@pytest.mark.parametrize("source", ["from proxy.dlp import model\n", "import api.app\n"])
+def test_an_import_outside_the_namespace_is_caught(tmp_path: Path, source: str) -> None:
+    _plant(tmp_path, "addons/misplaced.py", source)
+    [problem] = violations(tmp_path)
+    assert "imported without 'shadowlens.'" in problem
+
+
+def _plant(root: Path, where: str, source: str) -> None:
+    for package in OURS:
+        (root / package).mkdir()
+    target = root / where
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(source)

@@ -11,17 +11,17 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect, text
 
-from proxy.inventory import store
-from proxy.inventory.db import make_engine
-from proxy.inventory.store import DetectionFilter
-from proxy.runtime import Core
+from shadowlens.proxy.inventory import store
+from shadowlens.proxy.inventory.db import make_engine
+from shadowlens.proxy.inventory.store import DetectionFilter
+from shadowlens.proxy.runtime import Core
 from tests.factories import T0, detection_event
 
 
 def test_migrations_create_the_schema(core: Core) -> None:
     from alembic.script import ScriptDirectory
 
-    from proxy.inventory.migrate import alembic_config
+    from shadowlens.proxy.inventory.migrate import alembic_config
 
     tables = set(inspect(core.engine).get_table_names())
     assert {"services", "detections", "alembic_version", "users", "governance"} <= tables
@@ -102,7 +102,7 @@ def test_migrations_match_the_models(core: Core) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
-    from proxy.inventory.models import Base
+    from shadowlens.proxy.inventory.models import Base
 
     with core.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
@@ -116,7 +116,7 @@ def test_nodes_starting_together_on_an_empty_postgresql_take_turns(
     env = os.environ | {"SHADOWLENS_DATABASE_URL": postgres_url}
     nodes = [
         subprocess.Popen(
-            [sys.executable, "-m", "proxy", "db", "upgrade"],
+            [sys.executable, "-m", "shadowlens", "db", "upgrade"],
             env=env | {"SHADOWLENS_DATA_DIR": str(tmp_path / str(n))},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

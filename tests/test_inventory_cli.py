@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from proxy.cli import main
-from proxy.governance import audit
-from proxy.runtime import Core
+from shadowlens.api.app import create_app
+from shadowlens.proxy.cli import main
+from shadowlens.proxy.governance import audit
+from shadowlens.proxy.runtime import Core
 from tests.factories import detection_event
 
 

@@ -9,12 +9,12 @@ from datetime import timedelta
 
 import pytest
 
-from proxy.alerts.engine import AlertMatcher
-from proxy.alerts.rules import AlertRule, AlertRules
-from proxy.cli import main
-from proxy.inventory.events import FindingRecord
-from proxy.reports import iso42001 as evidence
-from proxy.runtime import Core
+from shadowlens.proxy.alerts.engine import AlertMatcher
+from shadowlens.proxy.alerts.rules import AlertRule, AlertRules
+from shadowlens.proxy.cli import main
+from shadowlens.proxy.inventory.events import FindingRecord
+from shadowlens.proxy.reports import iso42001 as evidence
+from shadowlens.proxy.runtime import Core
 from tests.factories import T0, detection_event
 
 REQUIRED = ("A.5.9", "A.5.23", "A.8.12", "A.8.16", "A.5.24", "A.5.25", "A.5.26", "A.5.27",

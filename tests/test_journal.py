@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from prometheus_client import REGISTRY
 
-from proxy.inventory.journal import JOURNAL_PREFIX, Journal, left_behind_batches
-from proxy.inventory.spool import SPOOL_NAME, Spool
-from proxy.inventory.writer import InventoryWriter
+from shadowlens.proxy.inventory.journal import JOURNAL_PREFIX, Journal, left_behind_batches
+from shadowlens.proxy.inventory.spool import SPOOL_NAME, Spool
+from shadowlens.proxy.inventory.writer import InventoryWriter
 from tests.factories import detection_event
 from tests.test_writer import RecordingSink
 

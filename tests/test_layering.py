@@ -5,16 +5,17 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from proxy.settings import PROJECT_ROOT
+from shadowlens.proxy.settings import PROJECT_ROOT
 
 CHECK = """
 import importlib, pkgutil, sys
-import proxy
-for module in pkgutil.walk_packages(proxy.__path__, "proxy."):
-    if module.name != "proxy.__main__" and ".migrations" not in module.name:
+import shadowlens.proxy
+core = shadowlens.proxy
+for module in pkgutil.walk_packages(core.__path__, "shadowlens.proxy."):
+    if ".migrations" not in module.name:
         importlib.import_module(module.name)
 adapters = {"mitmproxy", "fastapi", "starlette", "uvicorn", "addons", "api"}
-leaked = sorted(m for m in sys.modules if m.split(".")[0] in adapters)
+leaked = sorted(m for m in sys.modules if m.removeprefix("shadowlens.").split(".")[0] in adapters)
 print(",".join(leaked))
 """
 

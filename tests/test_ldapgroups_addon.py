@@ -8,10 +8,10 @@ import pytest
 from mitmproxy import exceptions, http
 from mitmproxy.test import taddons, tflow
 
-from addons.flowstate import state_of
-from addons.ldapgroups import LdapGroups
-from addons.stageclock import StageClock
-from proxy.settings import Settings
+from shadowlens.addons.flowstate import state_of
+from shadowlens.addons.ldapgroups import LdapGroups
+from shadowlens.addons.stageclock import StageClock
+from shadowlens.proxy.settings import Settings
 from tests.ldapserver import GROUPS, LdapServer
 
 
@@ -65,7 +65,7 @@ def test_off_unless_proxyauth_is_ldap(proxyauth: str | None) -> None:
 
 
 def test_loaded_only_when_a_group_base_is_set() -> None:
-    from addons.launcher import _ldap_groups
+    from shadowlens.addons.launcher import _ldap_groups
 
     assert _ldap_groups(Settings(ldap_group_base="")) == []
     [loaded, clock] = _ldap_groups(Settings(ldap_group_base=GROUPS))

@@ -16,17 +16,17 @@ import pytest
 import zstandard
 from sqlalchemy import select
 
-from proxy.catalog import load_catalog
-from proxy.cli import main
-from proxy.inventory.models import Detection, LogFile, ServiceSeen, ServiceUser, UserSeen
-from proxy.logs import scan as scan_module
-from proxy.logs import state
-from proxy.logs.chunks import ChunkWorker, excerpt
-from proxy.logs.classify import LogClassifier
-from proxy.logs.scan import LogScanner
-from proxy.policy import IdentityResolver
-from proxy.runtime import Core
-from proxy.settings import Settings
+from shadowlens.proxy.catalog import load_catalog
+from shadowlens.proxy.cli import main
+from shadowlens.proxy.inventory.models import Detection, LogFile, ServiceSeen, ServiceUser, UserSeen
+from shadowlens.proxy.logs import scan as scan_module
+from shadowlens.proxy.logs import state
+from shadowlens.proxy.logs.chunks import ChunkWorker, excerpt
+from shadowlens.proxy.logs.classify import LogClassifier
+from shadowlens.proxy.logs.scan import LogScanner
+from shadowlens.proxy.policy import IdentityResolver
+from shadowlens.proxy.runtime import Core
+from shadowlens.proxy.settings import Settings
 from tests.conftest import RULES_DIR
 
 LOGS = Path(__file__).parent / "data" / "logs"
@@ -344,7 +344,7 @@ def test_parallel_chunks_read_the_same_as_one_process(
 def test_the_api_serves_what_a_scan_found(core: Core, tmp_path: Path) -> None:
     from fastapi.testclient import TestClient
 
-    from api.app import create_app
+    from shadowlens.api.app import create_app
     from tests.test_api import AUTH
 
     log = tmp_path / "access.log"

@@ -6,7 +6,7 @@ from mitmproxy import websocket
 from mitmproxy.test import tflow
 from wsproto.frame_protocol import Opcode
 
-from addons.messagetrimmer import MessageTrimmer
+from shadowlens.addons.messagetrimmer import MessageTrimmer
 
 
 def test_only_the_newest_message_is_kept() -> None:

@@ -7,8 +7,8 @@ import time
 from mitmproxy.test import tflow
 from prometheus_client import REGISTRY, generate_latest
 
-from addons.stageclock import SPENT, StageClock
-from proxy import metrics, metricslabels
+from shadowlens.addons.stageclock import SPENT, StageClock
+from shadowlens.proxy import metrics, metricslabels
 
 
 def _sample(name: str, **labels: str) -> float | None:

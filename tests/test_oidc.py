@@ -14,10 +14,10 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from proxy.auth.oidc import OidcConfigError, OidcVerifier, verifier_from_settings
-from proxy.runtime import Core
-from proxy.settings import Settings
+from shadowlens.api.app import create_app
+from shadowlens.proxy.auth.oidc import OidcConfigError, OidcVerifier, verifier_from_settings
+from shadowlens.proxy.runtime import Core
+from shadowlens.proxy.settings import Settings
 
 ISSUER = "https://idp.example.com/"
 AUDIENCE = "shadowlens"

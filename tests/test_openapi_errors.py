@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 from fastapi.testclient import TestClient
 
-from proxy.runtime import Core
+from shadowlens.proxy.runtime import Core
 from tests.test_api import AUTH, ROUTE_ROLES, role_tokens
 from tests.test_api import client as client
 

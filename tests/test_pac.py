@@ -11,9 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
-from api.app import create_app
-from proxy.cli import _pac
-from proxy.settings import Settings
+from shadowlens.api.app import create_app
+from shadowlens.proxy.cli import _pac
+from shadowlens.proxy.settings import Settings
 
 NODES = "proxy-a.corp.example:3128,proxy-b.corp.example:3128,[fd00::7]:8080"
 FAILOVER = "PROXY proxy-a.corp.example:3128; PROXY proxy-b.corp.example:3128; PROXY [fd00::7]:8080"

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from proxy.catalog import HostIndex, load_catalog
-from proxy.errors import RulesError
-from proxy.policy import IdentityResolver, Policy, load_identities, load_policy
-from proxy.policy.decide import Upload, decide, service_status
-from proxy.policy.model import Identity
-from proxy.policy.responses import block_answer, client_kind, coach_answer
+from shadowlens.proxy.catalog import HostIndex, load_catalog
+from shadowlens.proxy.errors import RulesError
+from shadowlens.proxy.policy import IdentityResolver, Policy, load_identities, load_policy
+from shadowlens.proxy.policy.decide import Upload, decide, service_status
+from shadowlens.proxy.policy.model import Identity
+from shadowlens.proxy.policy.responses import block_answer, client_kind, coach_answer
 from tests.conftest import RULES_DIR
 
 FIXTURES = Path(__file__).parent / "fixtures" / "policy"
@@ -200,7 +200,7 @@ def test_on_inspection_error_allow_is_respected(tmp_path: Path, catalog: HostInd
 def test_statuses_for_catalog_unknown_endpoints_and_categories(
     policy: Policy, catalog: HostIndex
 ) -> None:
-    from proxy.catalog.model import unknown_endpoint
+    from shadowlens.proxy.catalog.model import unknown_endpoint
 
     assert service_status(policy, catalog.services["chatgpt"]) == "sanctioned"
     assert service_status(policy, catalog.services["midjourney"]) == "tolerated"

@@ -7,7 +7,7 @@ import subprocess
 
 import yaml
 
-from proxy.settings import PROJECT_ROOT
+from shadowlens.proxy.settings import PROJECT_ROOT
 from tests.e2e.test_prometheus import need
 from tests.test_documentation import _our_metric_names
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from proxy.catalog.protocols import is_candidate, recognize_request, recognize_stream
+from shadowlens.proxy.catalog.protocols import is_candidate, recognize_request, recognize_stream
 
 JSON = {"content-type": "application/json"}
 CHAT = [{"role": "user", "content": "hi"}]

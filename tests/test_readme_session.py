@@ -11,11 +11,11 @@ from urllib.parse import urlsplit
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from proxy.catalog import load_catalog
-from proxy.inventory.events import FindingRecord
-from proxy.runtime import Core
-from proxy.settings import PROJECT_ROOT
+from shadowlens.api.app import create_app
+from shadowlens.proxy.catalog import load_catalog
+from shadowlens.proxy.inventory.events import FindingRecord
+from shadowlens.proxy.runtime import Core
+from shadowlens.proxy.settings import PROJECT_ROOT
 from tests.conftest import RULES_DIR
 from tests.factories import detection_event
 

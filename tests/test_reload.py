@@ -9,9 +9,9 @@ from typing import Any
 
 from prometheus_client import REGISTRY
 
-from proxy.catalog import HostIndex, load_catalog
-from proxy.reload import RulesWatcher
-from proxy.runtime import CatalogRef
+from shadowlens.proxy.catalog import HostIndex, load_catalog
+from shadowlens.proxy.reload import RulesWatcher
+from shadowlens.proxy.runtime import CatalogRef
 from tests.conftest import RULES_DIR
 
 
@@ -54,8 +54,8 @@ def test_reload_applies_changes_and_keeps_the_last_good_catalog(tmp_path: Path) 
 
 
 def test_policy_reload_swaps_rules_and_keeps_the_last_good_policy(tmp_path: Path) -> None:
-    from proxy.runtime import PolicyRef
-    from proxy.settings import Settings
+    from shadowlens.proxy.runtime import PolicyRef
+    from shadowlens.proxy.settings import Settings
 
     policy_file = tmp_path / "policy.yaml"
     policy_file.write_text("rules: [{id: first, action: monitor}]\n")

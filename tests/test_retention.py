@@ -8,10 +8,16 @@ from datetime import timedelta
 from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 
-from proxy.inventory import retention
-from proxy.inventory.events import FindingRecord
-from proxy.inventory.models import Detection, FindingRow, HourlyRollup, Justification, ServiceSeen
-from proxy.runtime import Core
+from shadowlens.proxy.inventory import retention
+from shadowlens.proxy.inventory.events import FindingRecord
+from shadowlens.proxy.inventory.models import (
+    Detection,
+    FindingRow,
+    HourlyRollup,
+    Justification,
+    ServiceSeen,
+)
+from shadowlens.proxy.runtime import Core
 from tests.factories import T0, detection_event
 
 FINDING = FindingRecord("email", "pii", "medium", 1, "a***@x.com", "c" * 64, "/")

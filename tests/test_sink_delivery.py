@@ -17,13 +17,13 @@ from typing import Any
 
 import pytest
 
-from proxy.inventory.events import DetectionEvent
-from proxy.inventory.spool import Spool
-from proxy.inventory.writer import InventoryWriter
-from proxy.sinkconfig import SinkConfig
-from proxy.sinks import delivery
-from proxy.sinks.delivery import SinkHub, SinkWorker, emit, spool_path
-from proxy.sinks.transports import open_transport, webhook_signature
+from shadowlens.proxy.inventory.events import DetectionEvent
+from shadowlens.proxy.inventory.spool import Spool
+from shadowlens.proxy.inventory.writer import InventoryWriter
+from shadowlens.proxy.sinkconfig import SinkConfig
+from shadowlens.proxy.sinks import delivery
+from shadowlens.proxy.sinks.delivery import SinkHub, SinkWorker, emit, spool_path
+from shadowlens.proxy.sinks.transports import open_transport, webhook_signature
 from tests.e2e.upstream import make_test_pki
 from tests.factories import detection_event
 from tests.receivers import HttpCollector, Received, SyslogServer, UdpSyslogServer

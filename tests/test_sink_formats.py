@@ -12,9 +12,9 @@ from typing import Any
 import jsonschema
 import pytest
 
-from proxy.inventory.events import DetectionEvent, FindingRecord
-from proxy.sinks import formats
-from proxy.sinks.transports import syslog_message
+from shadowlens.proxy.inventory.events import DetectionEvent, FindingRecord
+from shadowlens.proxy.sinks import formats
+from shadowlens.proxy.sinks.transports import syslog_message
 from tests.factories import detection_event
 from tests.receivers import SyslogFormatError, parse_cef, parse_rfc5424
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from prometheus_client import REGISTRY
 
-from proxy.inventory.events import FindingRecord
-from proxy.inventory.spool import Spool, event_from_json, event_to_json
-from proxy.inventory.writer import InventoryWriter
+from shadowlens.proxy.inventory.events import FindingRecord
+from shadowlens.proxy.inventory.spool import Spool, event_from_json, event_to_json
+from shadowlens.proxy.inventory.writer import InventoryWriter
 from tests.factories import T0, detection_event
 from tests.test_writer import RecordingSink
 

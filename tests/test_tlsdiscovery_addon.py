@@ -13,12 +13,12 @@ from mitmproxy.proxy.context import Context
 from mitmproxy.proxy.layers.tls import parse_client_hello
 from mitmproxy.test import taddons, tflow
 
-from addons.tlsdiscovery import TlsDiscovery
-from proxy.catalog import load_catalog
-from proxy.inventory.events import DetectionEvent
-from proxy.inventory.writer import InventoryWriter
-from proxy.runtime import CatalogRef, PolicyRef
-from proxy.settings import Settings
+from shadowlens.addons.tlsdiscovery import TlsDiscovery
+from shadowlens.proxy.catalog import load_catalog
+from shadowlens.proxy.inventory.events import DetectionEvent
+from shadowlens.proxy.inventory.writer import InventoryWriter
+from shadowlens.proxy.runtime import CatalogRef, PolicyRef
+from shadowlens.proxy.settings import Settings
 from tests.conftest import RULES_DIR
 
 SCENARIO = Path(__file__).parent / "fixtures" / "policy"

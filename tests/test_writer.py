@@ -8,8 +8,8 @@ from collections.abc import Sequence
 
 from prometheus_client import REGISTRY
 
-from proxy.inventory.events import DetectionEvent
-from proxy.inventory.writer import InventoryWriter
+from shadowlens.proxy.inventory.events import DetectionEvent
+from shadowlens.proxy.inventory.writer import InventoryWriter
 from tests.factories import detection_event
 
 

@@ -7,10 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 
-from api.deps import SessionDep, aware, require
-from api.exporting import PageCursor, PageLimit
-from api.schemas import AlertOut, AlertPage, ErrorBody
-from proxy.alerts import store
+from shadowlens.api.deps import SessionDep, aware, require
+from shadowlens.api.exporting import PageCursor, PageLimit
+from shadowlens.api.schemas import AlertOut, AlertPage, ErrorBody
+from shadowlens.proxy.alerts import store
 
 router = APIRouter(prefix="/alerts", tags=["alerts"], dependencies=[Depends(require("analyst"))])
 

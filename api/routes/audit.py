@@ -6,10 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 
-from api.deps import SessionDep, require
-from api.exporting import PageCursor, PageLimit
-from api.schemas import AuditOut, AuditPage, ErrorBody
-from proxy.governance import audit
+from shadowlens.api.deps import SessionDep, require
+from shadowlens.api.exporting import PageCursor, PageLimit
+from shadowlens.api.schemas import AuditOut, AuditPage, ErrorBody
+from shadowlens.proxy.governance import audit
 
 router = APIRouter(prefix="/audit", tags=["audit"], dependencies=[Depends(require("admin"))])
 

@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.responses import StreamingResponse
 
-from api.deps import SessionDep, aware, require
-from api.exporting import (
+from shadowlens.api.deps import SessionDep, aware, require
+from shadowlens.api.exporting import (
     EXPORT_RESPONSES,
     FormatQuery,
     PageCursor,
@@ -17,10 +17,10 @@ from api.exporting import (
     cursor_errors,
     export_response,
 )
-from api.schemas import DetectionOut, DetectionPage, ErrorBody
-from proxy.inventory import store
-from proxy.inventory.models import Detection
-from proxy.reports import exports
+from shadowlens.api.schemas import DetectionOut, DetectionPage, ErrorBody
+from shadowlens.proxy.inventory import store
+from shadowlens.proxy.inventory.models import Detection
+from shadowlens.proxy.reports import exports
 
 router = APIRouter(
     prefix="/detections",

@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 
-from api.deps import SessionDep, aware, require
-from api.exporting import (
+from shadowlens.api.deps import SessionDep, aware, require
+from shadowlens.api.exporting import (
     EXPORT_RESPONSES,
     FormatQuery,
     PageCursor,
@@ -17,9 +17,9 @@ from api.exporting import (
     cursor_errors,
     export_response,
 )
-from api.schemas import ErrorBody, FindingOut, FindingPage
-from proxy.inventory import store
-from proxy.reports import exports
+from shadowlens.api.schemas import ErrorBody, FindingOut, FindingPage
+from shadowlens.proxy.inventory import store
+from shadowlens.proxy.reports import exports
 
 router = APIRouter(
     prefix="/findings",

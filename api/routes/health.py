@@ -6,8 +6,8 @@ from fastapi import APIRouter, Response, status
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from api.deps import SessionDep
-from api.schemas import Health
+from shadowlens.api.deps import SessionDep
+from shadowlens.api.schemas import Health
 
 router = APIRouter(tags=["health"])
 

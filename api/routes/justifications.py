@@ -7,10 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from api.deps import SessionDep, aware, require
-from api.exporting import PageCursor, PageLimit, cursor_errors
-from api.schemas import ErrorBody, JustificationOut, JustificationPage
-from proxy.inventory import store
+from shadowlens.api.deps import SessionDep, aware, require
+from shadowlens.api.exporting import PageCursor, PageLimit, cursor_errors
+from shadowlens.api.schemas import ErrorBody, JustificationOut, JustificationPage
+from shadowlens.proxy.inventory import store
 
 router = APIRouter(
     prefix="/justifications",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Request, Response, status
 
-from proxy.pac import PAC_MEDIA_TYPE
+from shadowlens.proxy.pac import PAC_MEDIA_TYPE
 
 router = APIRouter(tags=["client set-up"])
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 
-from api.deps import require
-from api.schemas import ErrorBody, PolicyView
-from proxy.errors import RulesError
-from proxy.policy import load_policy
-from proxy.policy.view import policy_view
+from shadowlens.api.deps import require
+from shadowlens.api.schemas import ErrorBody, PolicyView
+from shadowlens.proxy.errors import RulesError
+from shadowlens.proxy.policy import load_policy
+from shadowlens.proxy.policy.view import policy_view
 
 router = APIRouter(prefix="/policy", tags=["policy"], dependencies=[Depends(require("viewer"))])
 

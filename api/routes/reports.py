@@ -7,10 +7,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from api.deps import PrincipalDep, SessionDep, require
-from api.routes.summary import period
-from proxy.auth.tokens import role_at_least
-from proxy.reports import iso42001 as evidence
+from shadowlens.api.deps import PrincipalDep, SessionDep, require
+from shadowlens.api.routes.summary import period
+from shadowlens.proxy.auth.tokens import role_at_least
+from shadowlens.proxy.reports import iso42001 as evidence
 
 router = APIRouter(prefix="/reports", tags=["reports"], dependencies=[Depends(require("viewer"))])
 

@@ -7,10 +7,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 
-from api.deps import PrincipalDep, SessionDep, aware, require
-from api.exporting import PageLimit
-from api.schemas import ErrorBody, GovernancePatch, ServiceList, ServiceOut
-from proxy.governance import register as governance
+from shadowlens.api.deps import PrincipalDep, SessionDep, aware, require
+from shadowlens.api.exporting import PageLimit
+from shadowlens.api.schemas import ErrorBody, GovernancePatch, ServiceList, ServiceOut
+from shadowlens.proxy.governance import register as governance
 
 router = APIRouter(prefix="/services", tags=["inventory"])
 ERRORS: dict[int | str, dict[str, Any]] = {

@@ -7,10 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 
-from api.deps import PrincipalDep, SessionDep, aware, require
-from api.schemas import ErrorBody, SummaryOut
-from proxy.auth.tokens import role_at_least
-from proxy.reports import queries
+from shadowlens.api.deps import PrincipalDep, SessionDep, aware, require
+from shadowlens.api.schemas import ErrorBody, SummaryOut
+from shadowlens.proxy.auth.tokens import role_at_least
+from shadowlens.proxy.reports import queries
 
 router = APIRouter(tags=["summary"], dependencies=[Depends(require("viewer"))])
 

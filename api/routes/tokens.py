@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, HTTPException, status
 
-from api.deps import PrincipalDep, SessionDep, require
-from api.schemas import ErrorBody, TokenCreate, TokenCreated, TokenList, TokenOut
-from proxy.auth import tokens
+from shadowlens.api.deps import PrincipalDep, SessionDep, require
+from shadowlens.api.schemas import ErrorBody, TokenCreate, TokenCreated, TokenList, TokenOut
+from shadowlens.proxy.auth import tokens
 
 router = APIRouter(prefix="/tokens", tags=["tokens"], dependencies=[Depends(require("admin"))])
 

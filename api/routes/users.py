@@ -7,9 +7,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from api.deps import SessionDep, aware, require
-from api.schemas import UserList, UserOut
-from proxy.reports import queries
+from shadowlens.api.deps import SessionDep, aware, require
+from shadowlens.api.schemas import UserList, UserOut
+from shadowlens.proxy.reports import queries
 
 router = APIRouter(prefix="/users", tags=["users"], dependencies=[Depends(require("analyst"))])
 

@@ -9,7 +9,7 @@ import atheris
 from tests.hostile.fuzzing import json_strings
 
 with atheris.instrument_imports(include=["proxy.dlp.jsonpos"]):
-    from proxy.dlp.jsonpos import JsonPositionError, string_values
+    from shadowlens.proxy.dlp.jsonpos import JsonPositionError, string_values
 
 
 def one_input(data: bytes) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import atheris
 
 with atheris.instrument_imports(include=["proxy.dlp.body"]):
-    from proxy.dlp.body import parse_multipart
+    from shadowlens.proxy.dlp.body import parse_multipart
 
 
 def one_input(data: bytes) -> None:

@@ -8,10 +8,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from proxy.alerts.rules import EVENT_KINDS, AlertRule, AlertRules
-from proxy.governance.register import ServiceRecord
-from proxy.inventory.events import DetectionEvent
-from proxy.sinks.formats import SEVERITY_RANK
+from shadowlens.proxy.alerts.rules import EVENT_KINDS, AlertRule, AlertRules
+from shadowlens.proxy.governance.register import ServiceRecord
+from shadowlens.proxy.inventory.events import DetectionEvent
+from shadowlens.proxy.sinks.formats import SEVERITY_RANK
 
 
 @dataclass(frozen=True, slots=True)

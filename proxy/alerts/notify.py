@@ -12,9 +12,9 @@ import time
 from typing import Any
 from urllib.parse import quote
 
-from proxy.alerts.engine import Alert
-from proxy.alerts.rules import Webhook
-from proxy.sinks.transports import HttpError, post
+from shadowlens.proxy.alerts.engine import Alert
+from shadowlens.proxy.alerts.rules import Webhook
+from shadowlens.proxy.sinks.transports import HttpError, post
 
 log = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from proxy.errors import RulesError
-from proxy.rulesfile import read_rules
+from shadowlens.proxy.errors import RulesError
+from shadowlens.proxy.rulesfile import read_rules
 
 # What an alert of each kind is de-duplicated on, and for how long, unless the rule says.
 _DEFAULT_DEDUPE: dict[str, tuple[tuple[str, ...], int]] = {

@@ -8,11 +8,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from proxy import metrics
-from proxy.alerts import notify
-from proxy.alerts.engine import Alert
-from proxy.alerts.rules import AlertRules
-from proxy.inventory.models import AlertRow, Governance, ServiceSeen
+from shadowlens.proxy import metrics
+from shadowlens.proxy.alerts import notify
+from shadowlens.proxy.alerts.engine import Alert
+from shadowlens.proxy.alerts.rules import AlertRules
+from shadowlens.proxy.inventory.models import AlertRow, Governance, ServiceSeen
 
 
 def _duplicate(session: Session, alert: Alert) -> bool:

@@ -6,9 +6,9 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 
-from proxy import metrics
-from proxy.alerts.engine import Alert, AlertMatcher
-from proxy.inventory.events import DetectionEvent
+from shadowlens.proxy import metrics
+from shadowlens.proxy.alerts.engine import Alert, AlertMatcher
+from shadowlens.proxy.inventory.events import DetectionEvent
 
 log = logging.getLogger(__name__)
 

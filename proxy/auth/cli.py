@@ -11,9 +11,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from proxy.auth import tokens
-from proxy.cliargs import actor, core_session, fail
-from proxy.settings import Settings
+from shadowlens.proxy.auth import tokens
+from shadowlens.proxy.cliargs import actor, core_session, fail
+from shadowlens.proxy.settings import Settings
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

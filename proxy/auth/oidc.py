@@ -20,9 +20,9 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from proxy.auth.tokens import ROLES, Principal
-from proxy.jsondoc import parse_untrusted
-from proxy.settings import Settings
+from shadowlens.proxy.auth.tokens import ROLES, Principal
+from shadowlens.proxy.jsondoc import parse_untrusted
+from shadowlens.proxy.settings import Settings
 
 LEEWAY_SECONDS = 60
 

@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from proxy.governance.register import record_audit
-from proxy.inventory.models import ApiToken
+from shadowlens.proxy.governance.register import record_audit
+from shadowlens.proxy.inventory.models import ApiToken
 
 ROLES = ("viewer", "analyst", "admin")
 TOKEN_PREFIX = "slk_"  # noqa: S105 (a prefix that makes leaked tokens easy to scan for)

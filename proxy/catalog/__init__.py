@@ -1,10 +1,10 @@
 """The AI service catalog: signatures loaded from ``rules/`` and a compiled matcher."""
 
-from proxy.catalog.clients import Client, ClientMatcher
-from proxy.catalog.hostnames import normalize_host
-from proxy.catalog.index import HostIndex
-from proxy.catalog.loader import is_public_suffix, load_catalog, load_shared_hosts
-from proxy.catalog.model import MCP_SERVER, UNKNOWN_LLM, Fact, Match, Service, Signature
+from shadowlens.proxy.catalog.clients import Client, ClientMatcher
+from shadowlens.proxy.catalog.hostnames import normalize_host
+from shadowlens.proxy.catalog.index import HostIndex
+from shadowlens.proxy.catalog.loader import is_public_suffix, load_catalog, load_shared_hosts
+from shadowlens.proxy.catalog.model import MCP_SERVER, UNKNOWN_LLM, Fact, Match, Service, Signature
 
 __all__ = [
     "MCP_SERVER",

@@ -11,10 +11,10 @@ import dataclasses
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-from proxy.catalog.index import HostIndex
-from proxy.catalog.model import DEFAULT_CONFIDENCE, UNKNOWN_LLM, Match, unknown_endpoint
-from proxy.catalog.protocols import is_candidate, recognize_request
-from proxy.jsondoc import parse_untrusted
+from shadowlens.proxy.catalog.index import HostIndex
+from shadowlens.proxy.catalog.model import DEFAULT_CONFIDENCE, UNKNOWN_LLM, Match, unknown_endpoint
+from shadowlens.proxy.catalog.protocols import is_candidate, recognize_request
+from shadowlens.proxy.jsondoc import parse_untrusted
 
 # Bodies larger than this are not parsed for a model name: not worth the event loop's time.
 MAX_JSON_BYTES = 1 << 20

@@ -6,9 +6,9 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 
-from proxy.catalog.clients import ClientMatcher
-from proxy.catalog.hostnames import normalize_host
-from proxy.catalog.model import Match, Service, Signature
+from shadowlens.proxy.catalog.clients import ClientMatcher
+from shadowlens.proxy.catalog.hostnames import normalize_host
+from shadowlens.proxy.catalog.model import Match, Service, Signature
 
 
 def suffixes(host: str) -> Iterator[str]:

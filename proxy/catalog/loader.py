@@ -15,11 +15,11 @@ from typing import Any
 
 import tldextract
 
-from proxy.catalog.clients import Client, ClientMatcher
-from proxy.catalog.index import HostIndex
-from proxy.catalog.model import DEFAULT_CONFIDENCE, Fact, Service, Signature
-from proxy.errors import RulesError
-from proxy.rulesfile import compile_regex, read_rules
+from shadowlens.proxy.catalog.clients import Client, ClientMatcher
+from shadowlens.proxy.catalog.index import HostIndex
+from shadowlens.proxy.catalog.model import DEFAULT_CONFIDENCE, Fact, Service, Signature
+from shadowlens.proxy.errors import RulesError
+from shadowlens.proxy.rulesfile import compile_regex, read_rules
 
 
 @cache

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from proxy.catalog.hostnames import checked_host
+from shadowlens.proxy.catalog.hostnames import checked_host
 
 # The evidence levels, weakest first. A detection's evidence is the strongest signal seen.
 EVIDENCE_LEVELS = ("sni", "user_agent", "host", "protocol", "header", "path", "content")

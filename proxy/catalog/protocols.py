@@ -14,8 +14,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from proxy.catalog.model import MCP_SERVER, UNKNOWN_LLM
-from proxy.jsondoc import parse_untrusted
+from shadowlens.proxy.catalog.model import MCP_SERVER, UNKNOWN_LLM
+from shadowlens.proxy.jsondoc import parse_untrusted
 
 _LLM_PATH = re.compile(
     r"""(?x)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from proxy.catalog.model import Fact, Service
+from shadowlens.proxy.catalog.model import Fact, Service
 
 NEUTRAL = 50
 

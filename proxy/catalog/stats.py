@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from proxy.catalog.index import HostIndex
-from proxy.catalog.risk import risk_of
+from shadowlens.proxy.catalog.index import HostIndex
+from shadowlens.proxy.catalog.risk import risk_of
 
 
 def catalog_stats(catalog: HostIndex) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from proxy.dlp.body import (
+from shadowlens.proxy.dlp.body import (
     RedactionError,
     findings_in_prompt,
     inspect_body,
@@ -19,11 +19,11 @@ from proxy.dlp.body import (
     quick_to_scan,
     redact_body,
 )
-from proxy.dlp.engine import HYPERSCAN_AVAILABLE, HyperscanScanner, Scanner
-from proxy.dlp.model import BodyReport, Detector, DlpLimits, Finding
-from proxy.dlp.redact import redact_text
-from proxy.dlp.rules import load_rules
-from proxy.dlp.summary import FindingSummary, summarize
+from shadowlens.proxy.dlp.engine import HYPERSCAN_AVAILABLE, HyperscanScanner, Scanner
+from shadowlens.proxy.dlp.model import BodyReport, Detector, DlpLimits, Finding
+from shadowlens.proxy.dlp.redact import redact_text
+from shadowlens.proxy.dlp.rules import load_rules
+from shadowlens.proxy.dlp.summary import FindingSummary, summarize
 
 ENGINES = ("auto", "hyperscan", "python")
 

@@ -27,7 +27,7 @@ from urllib.parse import quote_plus, unquote, unquote_plus
 import brotli
 import zstandard
 
-from proxy.dlp.documents import (
+from shadowlens.proxy.dlp.documents import (
     RedactionError,
     TooBigError,
     ZipFormat,
@@ -37,20 +37,20 @@ from proxy.dlp.documents import (
     zip_format,
     zip_text,
 )
-from proxy.dlp.jsonpos import (
+from shadowlens.proxy.dlp.jsonpos import (
     JsonPositionError,
     JsonTooDeepError,
     StringValue,
     replace_strings,
     string_values,
 )
-from proxy.dlp.model import BodyReport, DlpLimits, Finding
-from proxy.dlp.ocr import image_kind, ocr_text
-from proxy.dlp.redact import Replacement, mask_label, redact_text
-from proxy.dlp.webapps import CONVERSATION_POINTERS, valid_conversation
+from shadowlens.proxy.dlp.model import BodyReport, DlpLimits, Finding
+from shadowlens.proxy.dlp.ocr import image_kind, ocr_text
+from shadowlens.proxy.dlp.redact import Replacement, mask_label, redact_text
+from shadowlens.proxy.dlp.webapps import CONVERSATION_POINTERS, valid_conversation
 
 if TYPE_CHECKING:  # typing only, without an import cycle at runtime
-    from proxy.dlp.engine import Scanner
+    from shadowlens.proxy.dlp.engine import Scanner
 
 log = logging.getLogger(__name__)
 

@@ -13,12 +13,12 @@ import sys
 from pathlib import Path
 from typing import IO
 
-from proxy.dlp import config
-from proxy.dlp.body import RedactionError, inspect_body, redact_body
-from proxy.dlp.engine import Scanner
-from proxy.dlp.model import BodyReport
-from proxy.errors import RulesError
-from proxy.settings import Settings
+from shadowlens.proxy.dlp import config
+from shadowlens.proxy.dlp.body import RedactionError, inspect_body, redact_body
+from shadowlens.proxy.dlp.engine import Scanner
+from shadowlens.proxy.dlp.model import BodyReport
+from shadowlens.proxy.errors import RulesError
+from shadowlens.proxy.settings import Settings
 
 _TYPES = {
     ".json": "application/json",

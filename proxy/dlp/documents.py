@@ -24,8 +24,8 @@ from dataclasses import dataclass
 import pypdf
 from pypdf.generic import ByteStringObject, ContentStream, NameObject, TextStringObject
 
-from proxy.dlp.model import Finding
-from proxy.dlp.redact import mask_label, merged_spans
+from shadowlens.proxy.dlp.model import Finding
+from shadowlens.proxy.dlp.redact import mask_label, merged_spans
 
 
 class RedactionError(ValueError):

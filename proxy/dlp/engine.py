@@ -16,9 +16,9 @@ import threading
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from proxy.dlp.model import SEVERITY_RANK, Detector, Finding, fingerprint, mask_preview
-from proxy.dlp.rules import CodeBlockRule
-from proxy.dlp.validators import not_placeholder, shannon_entropy
+from shadowlens.proxy.dlp.model import SEVERITY_RANK, Detector, Finding, fingerprint, mask_preview
+from shadowlens.proxy.dlp.rules import CodeBlockRule
+from shadowlens.proxy.dlp.validators import not_placeholder, shannon_entropy
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ class Scanner:
         """Run data-backed validators once, so their tables load now and not mid-request."""
         import random
 
-        from proxy.dlp.samples import example
+        from shadowlens.proxy.dlp.samples import example
 
         rng = random.Random(0)  # noqa: S311 - sample values, not secrets
         for det in self.detectors:

@@ -15,7 +15,7 @@ import struct
 import subprocess
 from functools import lru_cache
 
-from proxy import metrics
+from shadowlens.proxy import metrics
 
 IMAGE_TYPES = {"png": b"\x89PNG\r\n\x1a\n", "jpeg": b"\xff\xd8\xff"}
 

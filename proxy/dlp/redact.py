@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from proxy.dlp.model import Finding
+from shadowlens.proxy.dlp.model import Finding
 
 
 def merged_spans(findings: Sequence[Finding], length: int) -> list[tuple[int, int, str]]:

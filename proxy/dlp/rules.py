@@ -15,9 +15,9 @@ from typing import Any
 
 import yaml
 
-from proxy.dlp import validators as _validators
-from proxy.dlp.model import CATEGORIES, SEVERITIES, Detector
-from proxy.errors import RulesError
+from shadowlens.proxy.dlp import validators as _validators
+from shadowlens.proxy.dlp.model import CATEGORIES, SEVERITIES, Detector
+from shadowlens.proxy.errors import RulesError
 
 _ID = re.compile(r"[a-z0-9][a-z0-9._:-]{0,99}")
 _DETECTOR_KEYS = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from proxy.dlp.model import SEVERITY_RANK, Finding
+from shadowlens.proxy.dlp.model import SEVERITY_RANK, Finding
 
 
 @dataclass(frozen=True, slots=True)

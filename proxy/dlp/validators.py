@@ -20,7 +20,7 @@ from itertools import pairwise
 
 import phonenumbers
 
-from proxy.jsondoc import parse_untrusted
+from shadowlens.proxy.jsondoc import parse_untrusted
 
 Validator = Callable[[str], bool]
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from proxy.dlp.model import BodyReport
+from shadowlens.proxy.dlp.model import BodyReport
 
 # JSON pointers (as the body walk names them) whose string value is a conversation id.
 CONVERSATION_POINTERS = frozenset(

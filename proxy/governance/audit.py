@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from proxy.inventory.models import AuditEntry
+from shadowlens.proxy.inventory.models import AuditEntry
 
 
 def record_audit(

@@ -15,10 +15,10 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from proxy.catalog.risk import score_text
-from proxy.cliargs import actor, core_session, fail
-from proxy.governance import register as governance
-from proxy.settings import Settings
+from shadowlens.proxy.catalog.risk import score_text
+from shadowlens.proxy.cliargs import actor, core_session, fail
+from shadowlens.proxy.governance import register as governance
+from shadowlens.proxy.settings import Settings
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -16,11 +16,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from proxy.catalog import HostIndex
-from proxy.catalog.model import Service
-from proxy.catalog.risk import risk_of
-from proxy.governance.audit import record_audit
-from proxy.inventory.models import Governance, ServiceDataClass, ServiceSeen
+from shadowlens.proxy.catalog import HostIndex
+from shadowlens.proxy.catalog.model import Service
+from shadowlens.proxy.catalog.risk import risk_of
+from shadowlens.proxy.governance.audit import record_audit
+from shadowlens.proxy.inventory.models import Governance, ServiceDataClass, ServiceSeen
 
 STATUSES = ("sanctioned", "tolerated", "unsanctioned", "unknown")
 EDITABLE = ("status", "owner", "justification", "risk_score", "risk_factors", "review_due", "notes")
@@ -241,7 +241,7 @@ def update_governance(
 def decided_statuses(session: Session) -> dict[str, str]:
     """Each service's status as the register decided it; "unknown" decides nothing."""
     query = select(Governance.service_id, Governance.status).where(Governance.status != "unknown")
-    return dict(session.execute(query).tuples().all())
+    return dict(session.execute(query).all())
 
 
 def seed_statuses(session: Session, *, statuses: Mapping[str, str], actor: str) -> list[str]:

@@ -16,9 +16,9 @@ from typing import Any
 from sqlalchemy import func, literal_column
 from sqlalchemy.orm import Session
 
-from proxy.inventory.bulk import BulkInsert, skipping
-from proxy.inventory.events import DetectionEvent
-from proxy.inventory.models import (
+from shadowlens.proxy.inventory.bulk import BulkInsert, skipping
+from shadowlens.proxy.inventory.events import DetectionEvent
+from shadowlens.proxy.inventory.models import (
     FindingRollup,
     HourlyRollup,
     ServiceDataClass,

@@ -23,7 +23,7 @@ from sqlalchemy import String, bindparam, cast, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from proxy.inventory.models import UTCDateTime
+from shadowlens.proxy.inventory.models import UTCDateTime
 
 _SQLITE_VARIABLES = sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER
 _SQLITE_ROWS = 500  # rows per multi-row VALUES: short statements, few of them

@@ -9,7 +9,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from proxy.filemodes import private_dir, private_file
+from shadowlens.proxy.filemodes import private_dir, private_file
 
 
 def normalize_url(url: str) -> str:

@@ -26,8 +26,8 @@ import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from proxy.inventory.events import DetectionEvent
-from proxy.inventory.spool import Spool, batch_line
+from shadowlens.proxy.inventory.events import DetectionEvent
+from shadowlens.proxy.inventory.spool import Spool, batch_line
 
 log = logging.getLogger(__name__)
 

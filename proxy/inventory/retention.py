@@ -14,9 +14,9 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from proxy import metrics
-from proxy.inventory.models import Detection, FindingRow, Justification
-from proxy.settings import Settings
+from shadowlens.proxy import metrics
+from shadowlens.proxy.inventory.models import Detection, FindingRow, Justification
+from shadowlens.proxy.settings import Settings
 
 log = logging.getLogger(__name__)
 

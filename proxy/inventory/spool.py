@@ -22,7 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from proxy.inventory.events import DetectionEvent, FindingRecord
+from shadowlens.proxy.inventory.events import DetectionEvent, FindingRecord
 
 log = logging.getLogger(__name__)
 

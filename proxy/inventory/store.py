@@ -11,15 +11,15 @@ from typing import Any
 from sqlalchemy import Select, and_, exists, literal, or_, select
 from sqlalchemy.orm import Session
 
-from proxy.inventory import aggregates
-from proxy.inventory.bulk import BulkInsert, skipping
-from proxy.inventory.events import (
+from shadowlens.proxy.inventory import aggregates
+from shadowlens.proxy.inventory.bulk import BulkInsert, skipping
+from shadowlens.proxy.inventory.events import (
     DETECTION_COLUMNS,
     FINDING_COLUMNS,
     JUSTIFICATION_COLUMNS,
     DetectionEvent,
 )
-from proxy.inventory.models import Detection, FindingRow, Justification, ServiceSeen
+from shadowlens.proxy.inventory.models import Detection, FindingRow, Justification, ServiceSeen
 
 
 def record_detections(session: Session, *, events: Sequence[DetectionEvent]) -> int:

@@ -21,10 +21,10 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
-from proxy import metrics
-from proxy.inventory.events import DetectionEvent
-from proxy.inventory.journal import Journal, Segment, left_behind_batches
-from proxy.inventory.spool import Spool, SpoolFullError
+from shadowlens.proxy import metrics
+from shadowlens.proxy.inventory.events import DetectionEvent
+from shadowlens.proxy.inventory.journal import Journal, Segment, left_behind_batches
+from shadowlens.proxy.inventory.spool import Spool, SpoolFullError
 
 log = logging.getLogger(__name__)
 

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from itertools import compress
 from typing import Any
 
-from proxy.catalog import Match, Service
-from proxy.logs.classify import LogClassifier
-from proxy.logs.formats import LogFormat
-from proxy.logs.records import Record
-from proxy.policy import IdentityResolver
+from shadowlens.proxy.catalog import Match, Service
+from shadowlens.proxy.logs.classify import LogClassifier
+from shadowlens.proxy.logs.formats import LogFormat
+from shadowlens.proxy.logs.records import Record
+from shadowlens.proxy.policy import IdentityResolver
 
 BAD_LINES_SHOWN = 5
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from proxy.catalog import HostIndex, Match
-from proxy.catalog.classify import classify_headers
-from proxy.logs.records import HOST_ONLY, Record, host_of
+from shadowlens.proxy.catalog import HostIndex, Match
+from shadowlens.proxy.catalog.classify import classify_headers
+from shadowlens.proxy.logs.records import HOST_ONLY, Record, host_of
 
 # Cached answers kept at most; past it the cache starts afresh (paths can be endless).
 CACHE_LIMIT = 200_000

@@ -12,15 +12,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from proxy.cliargs import iso_time
-from proxy.errors import RulesError
-from proxy.logs.chunks import ChunkWorker, excerpt
-from proxy.logs.classify import LogClassifier
-from proxy.logs.formats import CSV_FIELDS, FORMAT_NAMES
-from proxy.logs.scan import CHUNK_BYTES, LogScanner, ScanReport, ServiceTotal
-from proxy.logs.state import ConcurrentScanError
-from proxy.runtime import Core, PolicyRef, load_catalog_counted
-from proxy.settings import Settings
+from shadowlens.proxy.cliargs import iso_time
+from shadowlens.proxy.errors import RulesError
+from shadowlens.proxy.logs.chunks import ChunkWorker, excerpt
+from shadowlens.proxy.logs.classify import LogClassifier
+from shadowlens.proxy.logs.formats import CSV_FIELDS, FORMAT_NAMES
+from shadowlens.proxy.logs.scan import CHUNK_BYTES, LogScanner, ScanReport, ServiceTotal
+from shadowlens.proxy.logs.state import ConcurrentScanError
+from shadowlens.proxy.runtime import Core, PolicyRef, load_catalog_counted
+from shadowlens.proxy.settings import Settings
 
 TOP_USERS = 3
 

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from proxy.logs.records import Record, count, host_of, parse_time, split_url
-from proxy.logs.records import field as value_of
+from shadowlens.proxy.logs.records import Record, count, host_of, parse_time, split_url
+from shadowlens.proxy.logs.records import field as value_of
 
 
 class LogFormat:

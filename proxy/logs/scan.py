@@ -16,14 +16,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from proxy.catalog import Service
-from proxy.inventory import store
-from proxy.inventory.events import DetectionEvent
-from proxy.logs import state
-from proxy.logs.chunks import ChunkResult, ChunkWorker, Group, GroupKey
-from proxy.logs.formats import LogFormat, detect, make_format
-from proxy.logs.sources import LogSource, open_source
-from proxy.runtime import Core
+from shadowlens.proxy.catalog import Service
+from shadowlens.proxy.inventory import store
+from shadowlens.proxy.inventory.events import DetectionEvent
+from shadowlens.proxy.logs import state
+from shadowlens.proxy.logs.chunks import ChunkResult, ChunkWorker, Group, GroupKey
+from shadowlens.proxy.logs.formats import LogFormat, detect, make_format
+from shadowlens.proxy.logs.sources import LogSource, open_source
+from shadowlens.proxy.runtime import Core
 
 CHUNK_BYTES = 4 << 20
 MAX_LINE_BYTES = 1 << 20  # a longer "line" is read as a bad line, not held whole

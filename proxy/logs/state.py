@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from proxy.inventory.models import LogFile
+from shadowlens.proxy.inventory.models import LogFile
 
 HEAD_BYTES = 64 * 1024
 

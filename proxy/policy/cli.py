@@ -11,19 +11,19 @@ from urllib.parse import parse_qsl, urlsplit
 
 from sqlalchemy.exc import OperationalError
 
-from proxy.catalog.classify import classify_request
-from proxy.catalog.model import Service
-from proxy.dlp import config as dlp_config
-from proxy.dlp import inspect_body
-from proxy.dlp.pseudonym import Pseudonyms
-from proxy.inspection import scan_query
-from proxy.inventory import store
-from proxy.policy.coaching import CoachGrants
-from proxy.policy.decide import service_status
-from proxy.policy.enforce import Inspected, RequestView, Verdict, enforce
-from proxy.policy.model import Identity
-from proxy.runtime import Core, PolicyRef, load_catalog_counted
-from proxy.settings import Settings
+from shadowlens.proxy.catalog.classify import classify_request
+from shadowlens.proxy.catalog.model import Service
+from shadowlens.proxy.dlp import config as dlp_config
+from shadowlens.proxy.dlp import inspect_body
+from shadowlens.proxy.dlp.pseudonym import Pseudonyms
+from shadowlens.proxy.inspection import scan_query
+from shadowlens.proxy.inventory import store
+from shadowlens.proxy.policy.coaching import CoachGrants
+from shadowlens.proxy.policy.decide import service_status
+from shadowlens.proxy.policy.enforce import Inspected, RequestView, Verdict, enforce
+from shadowlens.proxy.policy.model import Identity
+from shadowlens.proxy.runtime import Core, PolicyRef, load_catalog_counted
+from shadowlens.proxy.settings import Settings
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
-from proxy.policy.identity import ANONYMOUS
+from shadowlens.proxy.policy.identity import ANONYMOUS
 
 
 def holder(user: str | None, client_ip: str) -> str:

@@ -5,8 +5,15 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 
-from proxy.catalog import MCP_SERVER, UNKNOWN_LLM, Service
-from proxy.policy.model import SEVERITY_RANK, Conditions, Decision, Identity, Policy, Rule
+from shadowlens.proxy.catalog import MCP_SERVER, UNKNOWN_LLM, Service
+from shadowlens.proxy.policy.model import (
+    SEVERITY_RANK,
+    Conditions,
+    Decision,
+    Identity,
+    Policy,
+    Rule,
+)
 
 # Why an upload could not be inspected; each is a row of the decision table in docs/policy.md.
 INSPECTION_FAILURES = (

@@ -14,7 +14,7 @@ from ldap3.core.exceptions import LDAPException
 from ldap3.utils.conv import escape_filter_chars
 from ldap3.utils.dn import parse_dn
 
-from proxy import metrics
+from shadowlens.proxy import metrics
 
 log = logging.getLogger(__name__)
 

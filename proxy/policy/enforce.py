@@ -11,16 +11,16 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from proxy import metrics
-from proxy.catalog import Match
-from proxy.dlp import BodyReport, Finding, redact_body, redact_text
-from proxy.dlp.body import RedactionError
-from proxy.dlp.pseudonym import Pseudonyms
-from proxy.dlp.redact import Replacement, mask_label
-from proxy.policy.coaching import CoachGrants, holder
-from proxy.policy.decide import Upload, decide
-from proxy.policy.model import Decision, Identity, Policy
-from proxy.policy.responses import Answer, block_answer, client_kind, coach_answer
+from shadowlens.proxy import metrics
+from shadowlens.proxy.catalog import Match
+from shadowlens.proxy.dlp import BodyReport, Finding, redact_body, redact_text
+from shadowlens.proxy.dlp.body import RedactionError
+from shadowlens.proxy.dlp.pseudonym import Pseudonyms
+from shadowlens.proxy.dlp.redact import Replacement, mask_label
+from shadowlens.proxy.policy.coaching import CoachGrants, holder
+from shadowlens.proxy.policy.decide import Upload, decide
+from shadowlens.proxy.policy.model import Decision, Identity, Policy
+from shadowlens.proxy.policy.responses import Answer, block_answer, client_kind, coach_answer
 
 # The ``limit`` finding that made a report incomplete, to the failure the policy names.
 _FAILURE_OF_LIMIT = {

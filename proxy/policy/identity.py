@@ -5,8 +5,8 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping, Sequence
 
-from proxy.policy.loader import AddressEntry, Network
-from proxy.policy.model import Identity
+from shadowlens.proxy.policy.loader import AddressEntry, Network
+from shadowlens.proxy.policy.model import Identity
 
 ANONYMOUS = "anonymous"
 

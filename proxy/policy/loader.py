@@ -6,8 +6,8 @@ import ipaddress
 from pathlib import Path
 from typing import Any
 
-from proxy.errors import RulesError
-from proxy.policy.model import (
+from shadowlens.proxy.errors import RulesError
+from shadowlens.proxy.policy.model import (
     Branding,
     Conditions,
     Exemption,
@@ -15,7 +15,7 @@ from proxy.policy.model import (
     Rule,
     TenantRestriction,
 )
-from proxy.rulesfile import read_rules
+from shadowlens.proxy.rulesfile import read_rules
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 AddressEntry = tuple[Network, str | None, frozenset[str]]

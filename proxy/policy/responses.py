@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from html import escape
 
-from proxy.policy.model import Branding
+from shadowlens.proxy.policy.model import Branding
 
 COACH_PATH = "/.shadowlens/coach"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from proxy.policy.model import Conditions, Policy
+from shadowlens.proxy.policy.model import Conditions, Policy
 
 
 def _when(when: Conditions) -> dict[str, Any]:

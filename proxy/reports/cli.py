@@ -8,9 +8,9 @@ import json
 import sys
 from datetime import UTC, datetime, timedelta
 
-from proxy.cliargs import core_session, fail, iso_time
-from proxy.reports import iso42001
-from proxy.settings import Settings
+from shadowlens.proxy.cliargs import core_session, fail, iso_time
+from shadowlens.proxy.reports import iso42001
+from shadowlens.proxy.settings import Settings
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -14,9 +14,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from proxy.inventory import store
-from proxy.inventory.models import Detection, FindingRow
-from proxy.reports.csvcells import SafeWriter
+from shadowlens.proxy.inventory import store
+from shadowlens.proxy.inventory.models import Detection, FindingRow
+from shadowlens.proxy.reports.csvcells import SafeWriter
 
 FORMATS = ("csv", "ndjson")
 CHUNK_ROWS = 1000

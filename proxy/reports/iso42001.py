@@ -12,11 +12,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from proxy.catalog import HostIndex
-from proxy.catalog.risk import score_text
-from proxy.governance.register import ServiceRecord, list_services
-from proxy.reports import queries
-from proxy.reports.csvcells import SafeWriter
+from shadowlens.proxy.catalog import HostIndex
+from shadowlens.proxy.catalog.risk import score_text
+from shadowlens.proxy.governance.register import ServiceRecord, list_services
+from shadowlens.proxy.reports import queries
+from shadowlens.proxy.reports.csvcells import SafeWriter
 
 DISCLAIMER = (
     "This report collects evidence an organisation can use for its ISO/IEC 42001 AI management "

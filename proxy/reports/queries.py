@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
-from proxy.inventory.aggregates import day_of, hour_of
-from proxy.inventory.models import (
+from shadowlens.proxy.inventory.aggregates import day_of, hour_of
+from shadowlens.proxy.inventory.models import (
     AlertRow,
     Detection,
     FindingRollup,

@@ -19,11 +19,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
-from proxy import metrics
-from proxy.inventory.events import DetectionEvent
-from proxy.inventory.spool import Spool, SpoolFullError
-from proxy.sinkconfig import SinkConfig
-from proxy.sinks.transports import Transport, open_transport
+from shadowlens.proxy import metrics
+from shadowlens.proxy.inventory.events import DetectionEvent
+from shadowlens.proxy.inventory.spool import Spool, SpoolFullError
+from shadowlens.proxy.sinkconfig import SinkConfig
+from shadowlens.proxy.sinks.transports import Transport, open_transport
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from datetime import datetime
 from operator import attrgetter
 from typing import Any
 
-from proxy.inventory.events import DetectionEvent, FindingRecord
+from shadowlens.proxy.inventory.events import DetectionEvent, FindingRecord
 
 PRODUCT = "shadowlens"
 try:

@@ -22,9 +22,9 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from proxy.inventory.events import DetectionEvent
-from proxy.sinkconfig import SinkConfig
-from proxy.sinks.formats import FORMATS, PRODUCT, cef, epoch_ms, severity_of
+from shadowlens.proxy.inventory.events import DetectionEvent
+from shadowlens.proxy.sinkconfig import SinkConfig
+from shadowlens.proxy.sinks.formats import FORMATS, PRODUCT, cef, epoch_ms, severity_of
 
 
 class Transport(Protocol):

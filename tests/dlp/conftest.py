@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from dlp_support import KEY, KEYWORDS, RULES_DIR
 
-from proxy.dlp import HYPERSCAN_AVAILABLE, Scanner, load_scanner
-from proxy.dlp.rules import RuleSet, load_rules
+from shadowlens.proxy.dlp import HYPERSCAN_AVAILABLE, Scanner, load_scanner
+from shadowlens.proxy.dlp.rules import RuleSet, load_rules
 
 ENGINES = [
     "python",

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from proxy.dlp.cli import register
-from proxy.settings import Settings
+from shadowlens.proxy.dlp.cli import register
+from shadowlens.proxy.settings import Settings
 
 AWS = "AKIAZ4QK7TRN2WJHX5MP"
 
@@ -111,7 +111,7 @@ def test_errors(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
 
 def test_fingerprint_key_file_is_created_once(tmp_path: Path) -> None:
-    from proxy.dlp.config import fingerprint_key
+    from shadowlens.proxy.dlp.config import fingerprint_key
 
     s = Settings(data_dir=tmp_path)
     first = fingerprint_key(s)

@@ -8,9 +8,9 @@ from xml.etree import ElementTree
 
 import pytest
 
-from proxy.dlp import DlpLimits, Scanner, inspect_body, redact_body
-from proxy.dlp.body import RedactionError
-from proxy.dlp.documents import ZIP_FORMATS, pdf_text, zip_text
+from shadowlens.proxy.dlp import DlpLimits, Scanner, inspect_body, redact_body
+from shadowlens.proxy.dlp.body import RedactionError
+from shadowlens.proxy.dlp.documents import ZIP_FORMATS, pdf_text, zip_text
 from tests.factories import (
     DOCX_PICTURE,
     excel_workbook,

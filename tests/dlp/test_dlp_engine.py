@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from dlp_support import KEY, KEYWORDS, RULES_DIR
 
-from proxy.dlp import HYPERSCAN_AVAILABLE, Finding, Scanner, load_scanner, redact_text
-from proxy.dlp.model import mask_preview
-from proxy.dlp.rules import RuleSet
-from proxy.dlp.samples import example
+from shadowlens.proxy.dlp import HYPERSCAN_AVAILABLE, Finding, Scanner, load_scanner, redact_text
+from shadowlens.proxy.dlp.model import mask_preview
+from shadowlens.proxy.dlp.rules import RuleSet
+from shadowlens.proxy.dlp.samples import example
 
 AWS = "AKIAZ4QK7TRN2WJHX5MP"
 
@@ -150,7 +150,7 @@ def test_no_raw_value_in_logs_or_reports(
     import json as _json
     import logging
 
-    from proxy.dlp import DlpLimits, inspect_body
+    from shadowlens.proxy.dlp import DlpLimits, inspect_body
 
     caplog.set_level(logging.DEBUG)
     body = _json.dumps({"messages": [{"content": f"{AWS} 4111 1111 1111 1111"}]}).encode()
@@ -182,7 +182,7 @@ def test_engines_agree_on_floods_and_numeric_text() -> None:
 
 
 def test_summarize_groups_by_value(scanner: Scanner) -> None:
-    from proxy.dlp import summarize
+    from shadowlens.proxy.dlp import summarize
 
     text = f"{AWS} again {AWS} and AKIAQ7ZK3Y2MR6VT4XWN card 4111 1111 1111 1111"
     rows = summarize(scanner.scan(text))

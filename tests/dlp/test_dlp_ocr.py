@@ -11,9 +11,9 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 from prometheus_client import REGISTRY
 
-from proxy.dlp import BodyReport, DlpLimits, Scanner, inspect_body, redact_body
-from proxy.dlp.body import RedactionError
-from proxy.dlp.ocr import image_kind, image_size, tesseract_path
+from shadowlens.proxy.dlp import BodyReport, DlpLimits, Scanner, inspect_body, redact_body
+from shadowlens.proxy.dlp.body import RedactionError
+from shadowlens.proxy.dlp.ocr import image_kind, image_size, tesseract_path
 
 AWS = "AKIAZ4QK7TRN2WJHX5MP"
 needs_tesseract = pytest.mark.skipif(

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from proxy.dlp import load_scanner
-from proxy.dlp.rules import load_gitleaks, load_rules
-from proxy.errors import RulesError
+from shadowlens.proxy.dlp import load_scanner
+from shadowlens.proxy.dlp.rules import load_gitleaks, load_rules
+from shadowlens.proxy.errors import RulesError
 
 GOOD = """
 defaults:
@@ -159,7 +159,7 @@ def test_project_rules_match_the_json_schema() -> None:
 def test_schema_lists_every_key_the_loader_accepts() -> None:
     import json
 
-    from proxy.dlp.rules import _DETECTOR_KEYS
+    from shadowlens.proxy.dlp.rules import _DETECTOR_KEYS
 
     rules_dir = Path(__file__).resolve().parents[2] / "rules" / "dlp"
     schema = json.loads((rules_dir / "schema.json").read_text())

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from dlp_support import KEY, RULES_DIR
 
-from proxy.dlp import HYPERSCAN_AVAILABLE, Scanner, load_scanner
-from proxy.dlp.validators import jwt, k8s_secret_values, not_placeholder, pem_key_body
+from shadowlens.proxy.dlp import HYPERSCAN_AVAILABLE, Scanner, load_scanner
+from shadowlens.proxy.dlp.validators import jwt, k8s_secret_values, not_placeholder, pem_key_body
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 import secret_families

@@ -9,12 +9,12 @@ from urllib.parse import parse_qsl
 import pytest
 import webapp_shapes as shapes
 
-from proxy.dlp import BodyReport, DlpLimits, Scanner, inspect_body, redact_body
-from proxy.dlp.body import RedactionError, is_prompt_location
-from proxy.dlp.documents import ZIP_FORMATS, docx_text, zip_text
-from proxy.dlp.ocr import tesseract_path
-from proxy.dlp.webapps import conversation_id
-from proxy.runtime import Core
+from shadowlens.proxy.dlp import BodyReport, DlpLimits, Scanner, inspect_body, redact_body
+from shadowlens.proxy.dlp.body import RedactionError, is_prompt_location
+from shadowlens.proxy.dlp.documents import ZIP_FORMATS, docx_text, zip_text
+from shadowlens.proxy.dlp.ocr import tesseract_path
+from shadowlens.proxy.dlp.webapps import conversation_id
+from shadowlens.proxy.runtime import Core
 from tests.factories import excel_workbook, word_document
 
 AWS, EMAIL = shapes.AWS, shapes.EMAIL
@@ -149,9 +149,9 @@ def test_conversation_from_the_path_wins_and_ids_in_other_paths_are_not_taken() 
 def test_the_detection_event_carries_the_conversation(scanner: Scanner) -> None:
     from mitmproxy.test import tflow, tutils
 
-    from addons.flowevents import detection_event
-    from addons.flowstate import state_of
-    from proxy.catalog.model import Match, Service
+    from shadowlens.addons.flowevents import detection_event
+    from shadowlens.addons.flowstate import state_of
+    from shadowlens.proxy.catalog.model import Match, Service
 
     shape = shapes.gemini_message()
     request = tutils.treq(host=shape.host, port=443, scheme=b"https", path=shape.path.encode())
@@ -165,7 +165,7 @@ def test_the_detection_event_carries_the_conversation(scanner: Scanner) -> None:
 def test_the_conversation_is_stored_with_the_detection(core: Core) -> None:
     from sqlalchemy import select
 
-    from proxy.inventory.models import Detection
+    from shadowlens.proxy.inventory.models import Detection
     from tests.factories import detection_event
 
     core.record([detection_event(1, conversation=shapes.CLAUDE_CONVERSATION)])

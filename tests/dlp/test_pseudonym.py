@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from proxy.dlp.pseudonym import Pseudonyms, SseRestorer
+from shadowlens.proxy.dlp.pseudonym import Pseudonyms, SseRestorer
 
 EMAIL, CARD, AWS = "bob@corp.example", "4111 1111 1111 1111", "AKIAZ7Q2XK4M7TR3WB6P"
 

@@ -89,7 +89,7 @@ def start_shadowlens(data_dir: Path, mitm_args: list[str], env: dict[str, str]) 
         }
     )
     process = subprocess.Popen(
-        [sys.executable, "-m", "proxy", "run", *mitm_args],
+        [sys.executable, "-m", "shadowlens", "run", *mitm_args],
         env=full_env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -21,7 +21,7 @@ def test_the_generated_token_is_written_to_an_owner_only_file(tmp_path: Path) ->
     env = {k: v for k, v in os.environ.items() if k != "SHADOWLENS_API_TOKENS"}
     env |= {"SHADOWLENS_DATA_DIR": str(tmp_path), "SHADOWLENS_API_PORT": "0"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "proxy", "api"],
+        [sys.executable, "-m", "shadowlens", "api"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     output: list[str] = []

@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from proxy.settings import PROJECT_ROOT
+from shadowlens.proxy.settings import PROJECT_ROOT
 from tests.e2e.conftest import TOKEN, UPSTREAM_HOSTS
 from tests.e2e.test_prometheus import free_port
 from tests.e2e.upstream import Upstream

@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from proxy.dlp import load_scanner
+from shadowlens.proxy.dlp import load_scanner
 from tests.conftest import RULES_DIR
 from tests.e2e.conftest import TOKEN, RunningProxy, running_shadowlens
 from tests.e2e.upstream import Upstream

@@ -202,7 +202,7 @@ def test_no_traceback_and_no_secret_reaches_the_log(proxy: RunningProxy) -> None
 def _set_status(proxy: RunningProxy, service: str, status: str) -> None:
     env = os.environ | {"SHADOWLENS_DATA_DIR": str(proxy.data_dir), "SHADOWLENS_API_TOKENS": TOKEN}
     subprocess.run(
-        [sys.executable, "-m", "proxy", "services", "set-status", service, status],
+        [sys.executable, "-m", "shadowlens", "services", "set-status", service, status],
         env=env, check=True, capture_output=True, timeout=300,
     )  # fmt: skip
 
@@ -230,7 +230,7 @@ def test_the_register_decides_status_before_the_service_is_seen(
 
 def _policy_test(proxy: RunningProxy, url: str, body: Path | None) -> dict[str, object]:
     env = os.environ | {"SHADOWLENS_DATA_DIR": str(proxy.data_dir)} | _proxy_env(proxy)
-    args = [sys.executable, "-m", "proxy", "policy", "test", "--user", "anonymous",
+    args = [sys.executable, "-m", "shadowlens", "policy", "test", "--user", "anonymous",
             "--url", url, "--json"]  # fmt: skip
     if body is not None:
         args += ["--body", str(body)]

@@ -23,7 +23,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
-from proxy.settings import PROJECT_ROOT
+from shadowlens.proxy.settings import PROJECT_ROOT
 from tests.conftest import RULES_DIR, throwaway_postgres
 from tests.e2e.conftest import NO_DECRYPT, TOKEN, routed_args
 from tests.e2e.upstream import Upstream
@@ -76,7 +76,7 @@ class Node:
 
 def launch(command: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[str], list[str]]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "proxy", *command],
+        [sys.executable, "-m", "shadowlens", *command],
         env=os.environ | env | {"PYTHONUNBUFFERED": "1"},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

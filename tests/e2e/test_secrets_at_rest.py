@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from proxy.dlp.config import KEY_FILE
-from proxy.runtime import COACH_KEY_FILE
+from shadowlens.proxy.dlp.config import KEY_FILE
+from shadowlens.proxy.runtime import COACH_KEY_FILE
 from tests.e2e.conftest import TOKEN, RunningProxy, running_shadowlens
 from tests.e2e.upstream import Upstream
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from proxy.inventory.spool import SPOOL_NAME, Spool
+from shadowlens.proxy.inventory.spool import SPOOL_NAME, Spool
 from tests.e2e.conftest import HERE, closed_port, start_shadowlens, stop_shadowlens
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]

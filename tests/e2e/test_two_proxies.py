@@ -13,9 +13,9 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from proxy.inventory.db import make_engine, session_factory
-from proxy.inventory.models import HourlyRollup, ServiceSeen, ServiceUser, UserSeen
-from proxy.policy.responses import COACH_PATH
+from shadowlens.proxy.inventory.db import make_engine, session_factory
+from shadowlens.proxy.inventory.models import HourlyRollup, ServiceSeen, ServiceUser, UserSeen
+from shadowlens.proxy.policy.responses import COACH_PATH
 from tests.e2e.conftest import (
     HERE,
     RunningProxy,

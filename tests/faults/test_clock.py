@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from proxy.inventory.events import new_event_id
-from proxy.inventory.models import Detection
-from proxy.runtime import Core
+from shadowlens.proxy.inventory.events import new_event_id
+from shadowlens.proxy.inventory.models import Detection
+from shadowlens.proxy.runtime import Core
 from tests.e2e.conftest import start_shadowlens, stop_shadowlens
 from tests.factories import detection_event
 from tests.faults.harness import Load, fault_upstream, routed, wait_recorded

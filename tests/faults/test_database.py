@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from proxy.inventory.spool import SPOOL_NAME
+from shadowlens.proxy.inventory.spool import SPOOL_NAME
 from tests.e2e.conftest import RunningProxy, start_shadowlens, stop_shadowlens
 from tests.faults.harness import LONG, Load, fault_upstream, routed, wait_recorded
 from tests.pgcluster import PostgresCluster

@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 from prometheus_client import REGISTRY
 
-from addons.bundle import Bundle
-from addons.launcher import shadowlens_addons
-from addons.rulesreloader import RulesReloader
-from proxy.reload import RulesWatcher
-from proxy.runtime import Core
-from proxy.settings import Settings
+from shadowlens.addons.bundle import Bundle
+from shadowlens.addons.launcher import shadowlens_addons
+from shadowlens.addons.rulesreloader import RulesReloader
+from shadowlens.proxy.reload import RulesWatcher
+from shadowlens.proxy.runtime import Core
+from shadowlens.proxy.settings import Settings
 from tests.conftest import RULES_DIR
 from tests.test_reload import _touch_write
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from proxy.inventory.journal import JOURNAL_PREFIX
-from proxy.inventory.spool import SPOOL_NAME
+from shadowlens.proxy.inventory.journal import JOURNAL_PREFIX
+from shadowlens.proxy.inventory.spool import SPOOL_NAME
 from tests.e2e.conftest import start_shadowlens, stop_shadowlens
 from tests.faults.harness import (
     LONG,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from proxy.dlp import Scanner, load_scanner
+from shadowlens.proxy.dlp import Scanner, load_scanner
 from tests.conftest import RULES_DIR
 
 # the enforcement tests' settings (scenario policy) and Inspection, shared by the addon fuzzing

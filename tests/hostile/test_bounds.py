@@ -14,8 +14,8 @@ from typing import TypeVar
 
 import pytest
 
-from proxy.dlp import DlpLimits, Scanner, inspect_body, redact_body
-from proxy.dlp.model import BodyReport
+from shadowlens.proxy.dlp import DlpLimits, Scanner, inspect_body, redact_body
+from shadowlens.proxy.dlp.model import BodyReport
 from tests.hostile.bombs import BOMBS, GIB
 
 LIMITS = DlpLimits()  # the shipped defaults: 8 MiB held, 16 MiB decoded

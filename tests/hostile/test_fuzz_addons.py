@@ -19,14 +19,14 @@ from mitmproxy import http, websocket
 from mitmproxy.test import tflow, tutils
 from wsproto.frame_protocol import Opcode
 
-from addons.discovery import Discovery
-from addons.enforcement import Enforcement
-from addons.inspection import Inspection
-from proxy.catalog import load_catalog
-from proxy.inventory.events import DetectionEvent
-from proxy.policy.responses import COACH_PATH
-from proxy.runtime import CatalogRef
-from proxy.settings import Settings
+from shadowlens.addons.discovery import Discovery
+from shadowlens.addons.enforcement import Enforcement
+from shadowlens.addons.inspection import Inspection
+from shadowlens.proxy.catalog import load_catalog
+from shadowlens.proxy.inventory.events import DetectionEvent
+from shadowlens.proxy.policy.responses import COACH_PATH
+from shadowlens.proxy.runtime import CatalogRef
+from shadowlens.proxy.settings import Settings
 from tests.conftest import RULES_DIR
 from tests.hostile.fuzzing import fuzz
 from tests.test_enforcement_addon import _run as run_enforcement

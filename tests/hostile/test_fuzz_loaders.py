@@ -19,10 +19,10 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from proxy.catalog.loader import load_catalog
-from proxy.dlp.rules import load_gitleaks, load_yaml_file
-from proxy.errors import RulesError
-from proxy.policy.loader import load_identities, load_policy
+from shadowlens.proxy.catalog.loader import load_catalog
+from shadowlens.proxy.dlp.rules import load_gitleaks, load_yaml_file
+from shadowlens.proxy.errors import RulesError
+from shadowlens.proxy.policy.loader import load_identities, load_policy
 from tests.conftest import RULES_DIR
 from tests.hostile.fuzzing import fuzz
 

@@ -22,11 +22,11 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from api.app import create_app
-from proxy.auth import tokens
-from proxy.inventory.events import FindingRecord
-from proxy.runtime import Core
-from proxy.settings import Settings
+from shadowlens.api.app import create_app
+from shadowlens.proxy.auth import tokens
+from shadowlens.proxy.inventory.events import FindingRecord
+from shadowlens.proxy.runtime import Core
+from shadowlens.proxy.settings import Settings
 from tests.conftest import RULES_DIR
 from tests.factories import detection_event
 from tests.hostile.fuzzing import EXAMPLES

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from proxy.inventory.models import Base
+from shadowlens.proxy.inventory.models import Base
 
 connection = context.config.attributes["connection"]
 context.configure(
