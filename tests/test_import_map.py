@@ -10,6 +10,7 @@ is an error: it would load a second copy of the module, or another distribution'
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,96 +19,63 @@ import pytest
 from shadowlens.proxy.settings import PROJECT_ROOT
 
 OURS = ("proxy", "addons", "api")
-BASE = {
-    "proxy.errors",
-    "proxy.settings",
-    "proxy.sinkconfig",
-    "proxy.keys",
-    "proxy.metrics",
-    "proxy.periodic",
-    "proxy.jsondoc",
-    "proxy.filemodes",
-    "proxy.altsvc",
-    "proxy.pac",
-    "proxy.ca",
-}
-CORE = BASE | {
-    "proxy.rulesfile",
-    "proxy.reload",
-    "proxy.exposure",
-    "proxy.catalog",
-    "proxy.dlp",
-    "proxy.policy",
-    "proxy.inventory",
-    "proxy.governance",
-    "proxy.reports",
-    "proxy.auth",
-    "proxy.cliargs",
-    "proxy.inspection",
-    "proxy.sinks",
-    "proxy.alerts",
-    "proxy.logs",
-    "proxy.metricslabels",
-    "proxy.runtime",
-}
-# part → the parts it may import. The CLI (every ``cli`` module: the composition root) is the
-# only part of the core that may import the adapters.
-ALLOWED: dict[str, set[str]] = {
-    "proxy": set(),  # the package's own __init__
-    "proxy.errors": set(),
-    "proxy.settings": {"proxy.sinkconfig", "proxy.pac"},
-    "proxy.pac": set(),
-    "proxy.ca": set(),
-    "proxy.sinkconfig": set(),
-    "proxy.keys": {"proxy.filemodes"},
-    "proxy.jsondoc": set(),
-    "proxy.filemodes": set(),
-    "proxy.altsvc": set(),
-    "proxy.metrics": set(),
-    "proxy.periodic": set(),
-    "proxy.exposure": set(),
-    "proxy.rulesfile": {"proxy.errors"},
-    "proxy.reload": {"proxy.errors", "proxy.metrics"},
-    "proxy.catalog": {"proxy.errors", "proxy.rulesfile", "proxy.jsondoc"},
-    "proxy.dlp": {"proxy.errors", "proxy.keys", "proxy.settings", "proxy.metrics",
-                  "proxy.jsondoc"},
-    "proxy.policy": {"proxy.catalog", "proxy.dlp", "proxy.errors", "proxy.metrics",
-                     "proxy.rulesfile"},
-    "proxy.inventory": {"proxy.catalog", "proxy.errors", "proxy.metrics", "proxy.settings",
-                        "proxy.jsondoc", "proxy.filemodes"},
-    "proxy.governance": {"proxy.catalog", "proxy.inventory"},
-    "proxy.reports": {"proxy.catalog", "proxy.inventory", "proxy.governance"},
-    "proxy.auth": {"proxy.inventory", "proxy.governance", "proxy.jsondoc", "proxy.settings"},
-    "proxy.cliargs": {"proxy.runtime", "proxy.settings"},
-    "proxy.inspection": {"proxy.dlp", "proxy.inventory"},
-    "proxy.logs": {"proxy.catalog", "proxy.errors", "proxy.inventory", "proxy.policy",
-                   "proxy.settings", "proxy.metrics", "proxy.runtime"},  # a scan runs on a Core
-    "proxy.metricslabels": {"proxy.metrics", "proxy.catalog", "proxy.dlp", "proxy.policy"},
-    "proxy.sinks": {"proxy.inventory", "proxy.metrics", "proxy.sinkconfig"},
-    "proxy.alerts": {"proxy.inventory", "proxy.governance", "proxy.sinks", "proxy.rulesfile",
-                     "proxy.errors", "proxy.metrics"},
-    "proxy.runtime": CORE - {"proxy.runtime", "proxy.logs", "proxy.metricslabels", "proxy.cliargs"},
-    "proxy.cli": CORE | {"addons", "api"},
-    "addons": CORE,
-    "api": {"proxy.catalog", "proxy.errors", "proxy.inventory", "proxy.governance",
-            "proxy.reports", "proxy.auth", "proxy.policy", "proxy.metrics", "proxy.settings",
-            "proxy.alerts", "proxy.pac"},
-}  # fmt: skip
-
-
 NAMESPACE = "shadowlens."
+# part → the parts it may import, exactly: each entry is used by the tree. A part is a package
+# or module of the core named without ``proxy.`` (``proxy`` is the core's own __init__),
+# ``cli`` (every ``cli`` module and ``python -m shadowlens``: the composition root, the only
+# part of the core that may import the adapters), ``addons`` or ``api``.
+ALLOWED: dict[str, set[str]] = {
+    "proxy": set(),
+    "errors": set(),
+    "pac": set(),
+    "ca": set(),
+    "sinkconfig": set(),
+    "jsondoc": set(),
+    "filemodes": set(),
+    "altsvc": set(),
+    "metrics": set(),
+    "periodic": set(),
+    "exposure": set(),
+    "settings": {"pac", "sinkconfig"},
+    "keys": {"filemodes"},
+    "rulesfile": {"errors"},
+    "reload": {"errors", "metrics"},
+    "catalog": {"errors", "jsondoc", "rulesfile"},
+    "dlp": {"errors", "jsondoc", "keys", "metrics", "settings"},
+    "policy": {"catalog", "dlp", "errors", "metrics", "rulesfile"},
+    "inventory": {"filemodes", "metrics", "settings"},
+    "governance": {"catalog", "inventory"},
+    "reports": {"catalog", "governance", "inventory"},
+    "auth": {"governance", "inventory", "jsondoc", "settings"},
+    "inspection": {"dlp", "inventory"},
+    "sinks": {"inventory", "metrics", "sinkconfig"},
+    "alerts": {"errors", "governance", "inventory", "metrics", "rulesfile", "sinks"},
+    "logs": {"catalog", "inventory", "policy", "runtime"},
+    "metricslabels": {"catalog", "dlp", "metrics", "policy"},
+    "runtime": {"alerts", "catalog", "dlp", "errors", "filemodes", "governance", "inventory",
+                "keys", "metrics", "periodic", "policy", "settings", "sinks"},
+    "cliargs": {"runtime", "settings"},
+    "cli": {"addons", "alerts", "api", "auth", "ca", "catalog", "cliargs", "dlp", "errors",
+            "exposure", "governance", "inspection", "inventory", "keys", "logs", "metricslabels",
+            "pac", "policy", "reports", "runtime", "settings"},
+    "addons": {"alerts", "altsvc", "catalog", "dlp", "exposure", "filemodes", "inspection",
+               "inventory", "metrics", "periodic", "policy", "reload", "runtime", "settings",
+               "sinks"},
+    "api": {"alerts", "auth", "catalog", "errors", "governance", "inventory", "pac", "policy",
+            "reports"},
+}  # fmt: skip
 
 
 def part_of(module: str) -> str:
     """The part of the map a module (named without the namespace) belongs to."""
     if module in ("", "__main__"):  # shadowlens/__init__ and python -m shadowlens
-        return "proxy.cli"
+        return "cli"
     parts = module.split(".")
     if parts[0] != "proxy":
         return parts[0]
     if parts[-1] in ("cli", "__main__"):
-        return "proxy.cli"
-    return ".".join(parts[:2]) if len(parts) > 1 else "proxy"
+        return "cli"
+    return parts[1] if len(parts) > 1 else "proxy"
 
 
 def imported(tree: ast.AST) -> Iterator[tuple[int, str]]:
@@ -170,6 +138,26 @@ def test_the_tree_follows_the_import_map() -> None:
     assert violations(PROJECT_ROOT) == []
 
 
+def test_the_map_allows_nothing_the_tree_does_not_use() -> None:
+    used: dict[str, set[str]] = {part: set() for part in ALLOWED}
+    for path, module in sources(PROJECT_ROOT):
+        for _, name in imported(ast.parse(path.read_text(), str(path))):
+            used[part_of(module)].add(part_of(name.removeprefix(NAMESPACE)))
+    assert {
+        part: ALLOWED[part] - used[part] for part in ALLOWED if ALLOWED[part] - used[part]
+    } == {}
+
+
+def test_the_docs_show_the_map() -> None:
+    text = (PROJECT_ROOT / "docs" / "architecture.md").read_text()
+    table = text.split("\n## The import map\n", 1)[1].split("\n## ", 1)[0]
+    documented: dict[str, set[str]] = {}
+    for row in re.findall(r"^\| (`.*) \| (.*) \|$", table, re.M):
+        allowed = set(re.findall(r"`([\w.]+)`", row[1]))
+        documented |= dict.fromkeys(re.findall(r"`([\w.]+)`", row[0]), allowed)
+    assert documented == ALLOWED
+
+
 def test_the_map_has_no_cycle() -> None:
     def reaches(start: str, goal: str, seen: set[str]) -> bool:
         for nxt in ALLOWED.get(start, set()) - seen:
@@ -212,3 +200,11 @@ def _plant(root: Path, where: str, source: str) -> None:
     target = root / where
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(source)
+
+
+def test_the_docs_name_places_that_exist() -> None:
+    text = (PROJECT_ROOT / "docs" / "architecture.md").read_text()
+    section = text.split("\n## Where a change belongs\n", 1)[1].split("\n## ", 1)[0]
+    named = set(re.findall(r"`((?:rules|proxy|addons|api|tests)/[^`*]*)`", section))
+    assert named, "the section names no place"
+    assert sorted(p for p in named if not (PROJECT_ROOT / p).exists()) == []

@@ -1,4 +1,8 @@
-"""The AI service catalog: signatures loaded from ``rules/`` and a compiled matcher."""
+"""The AI service catalog: the service, shared-host and client signatures loaded from
+``rules/``, the compiled matcher that classifies a request by host, path, headers and
+protocol shape, and each service's explained risk. It owns what counts as AI; it imports only
+errors, the rules-file reader and the JSON helpers of ours.
+"""
 
 from shadowlens.proxy.catalog.clients import Client, ClientMatcher
 from shadowlens.proxy.catalog.hostnames import normalize_host

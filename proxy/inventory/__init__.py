@@ -2,5 +2,5 @@
 the idempotent batch insert and read queries, rollups, the writer with its journal and spool,
 and retention. It stores and reads records; decisions about services belong to
 ``proxy.governance``, reports to ``proxy.reports``, API tokens to ``proxy.auth``. It imports
-the catalog (to name services), errors, metrics, settings and small helpers, nothing else.
+metrics, settings and the file-mode helper, nothing else of ours.
 """

@@ -1,4 +1,8 @@
-"""Policy: who may use which AI with which data, decided rule by rule and explained."""
+"""Policy: who may use which AI with which data, decided rule by rule and explained. It
+owns identities, the policy file, the decision and the verdict (``enforce``), block and coach
+answers and coaching grants; it imports the catalog, the DLP types, errors, metrics and the
+rules-file reader, nothing else of ours.
+"""
 
 from shadowlens.proxy.policy.decide import decide, service_status
 from shadowlens.proxy.policy.identity import IdentityResolver
