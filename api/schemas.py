@@ -188,7 +188,9 @@ class ErrorBody(BaseModel):
 
 
 class FindingOut(BaseModel):
-    """Sensitive data found in one upload: the detector, a masked preview, a fingerprint."""
+    """Sensitive data found in one upload: the detector, a masked preview, a fingerprint.
+
+    The API's wire format of a stored ``FindingRow``, read from it by attribute."""
 
     model_config = ConfigDict(from_attributes=True)
 

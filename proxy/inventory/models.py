@@ -114,7 +114,9 @@ class Detection(Base):
 
 
 class FindingRow(Base):
-    """What DLP found in one detection's upload: never the value, only how to recognise it."""
+    """What DLP found in one detection's upload: never the value, only how to recognise it.
+
+    The storage format of an event's ``FindingRecord`` (one row each, keyed by detection)."""
 
     __tablename__ = "findings"
     __table_args__ = (
@@ -227,7 +229,9 @@ class HourlyRollup(Base):
 
 
 class FindingRollup(Base):
-    """DLP findings per hour by detector by severity, for summaries and reports."""
+    """DLP findings per hour by detector by severity, for summaries and reports.
+
+    A storage format of its own: counts, not findings, so summaries never read ``findings``."""
 
     __tablename__ = "finding_rollups_hourly"
     __table_args__ = (Index("ix_finding_rollups_hourly_hour", "hour"),)
