@@ -142,6 +142,12 @@ class DetectionOut(BaseModel):
         examples=["Drafting a press release; no customer data."],
         description="What the user wrote on the coaching page to go on, when this flow did.",
     )
+    conversation: str | None = Field(
+        default=None,
+        examples=["6745a1f0-2b3c-8000-9d4e-0a1b2c3d4e5f"],
+        description="The web app's conversation id, where its request names one: findings of "
+        "one conversation group by it.",
+    )
 
     @field_validator("signals", "data_classes", "groups", mode="before")
     @classmethod

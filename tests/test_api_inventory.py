@@ -40,9 +40,9 @@ def traffic(core: Core) -> None:
         [
             detection_event(0, user="alice", groups="eng,sec", response_bytes=500),
             detection_event(60, user="alice", groups="eng,sec", findings=(SECRET,),
-                            action="block", rule_id="no-secrets"),
+                            action="block", rule_id="no-secrets", conversation="c-1"),
             detection_event(120, user="alice", groups="eng,sec", findings=(EMAIL,),
-                            action="redact"),
+                            action="redact", conversation="c-1"),
             detection_event(3600, user="bob", groups="sales", evidence="sni", **claude),
             detection_event(3700, user="bob", groups="sales", **claude),
         ]
@@ -137,6 +137,9 @@ def test_detection_filters(client: TestClient) -> None:
     assert len(ids(category="chat_assistant")) == 5  # ChatGPT and Claude both
     assert ids(evidence="sni") == [("bob", "monitor")]
     assert ids(group="se") == []  # whole group names only
+    assert ids(conversation="c-1") == [("alice", "redact"), ("alice", "block")]
+    items = _get(client, "/api/v1/detections", user="alice")["items"]
+    assert [d["conversation"] for d in items] == ["c-1", "c-1", None]
 
 
 @pytest.mark.usefixtures("traffic")
@@ -145,6 +148,9 @@ def test_finding_filters(client: TestClient) -> None:
     assert [f["detector"] for f in items] == ["aws-access-key-id"]
     assert _get(client, "/api/v1/findings", service="claude")["items"] == []
     assert len(_get(client, "/api/v1/findings", group="eng")["items"]) == 2
+    by_conversation = _get(client, "/api/v1/findings", conversation="c-1")["items"]
+    assert sorted(f["detector"] for f in by_conversation) == ["aws-access-key-id", "email"]
+    assert _get(client, "/api/v1/findings", conversation="c-2")["items"] == []
 
 
 @pytest.mark.usefixtures("traffic")

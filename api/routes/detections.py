@@ -41,6 +41,9 @@ def detection_filter(
     evidence: Annotated[str | None, Query(description="sni, host, header, path…")] = None,
     detector: Annotated[str | None, Query(description="Has a finding of this detector.")] = None,
     severity: Annotated[str | None, Query(description="Has a finding of this severity.")] = None,
+    conversation: Annotated[
+        str | None, Query(description="The web app's conversation id, e.g. ChatGPT's.")
+    ] = None,
     since: Annotated[
         datetime | None, Query(description="Inclusive lower bound (ISO 8601 with a zone).")
     ] = None,
@@ -58,6 +61,7 @@ def detection_filter(
         evidence=evidence,
         detector=detector,
         severity=severity,
+        conversation=conversation,
         since=aware(since),
         until=aware(until),
     )

@@ -37,6 +37,9 @@ def finding_filter(
     group: Annotated[str | None, Query(description="One of that user's groups.")] = None,
     service: Annotated[str | None, Query(description="Service id.")] = None,
     action: Annotated[str | None, Query(description="Action taken on the upload.")] = None,
+    conversation: Annotated[
+        str | None, Query(description="The web app's conversation id of the detection.")
+    ] = None,
     since: Annotated[datetime | None, Query(description="Inclusive lower bound.")] = None,
     until: Annotated[datetime | None, Query(description="Exclusive upper bound.")] = None,
 ) -> store.FindingFilter:
@@ -49,6 +52,7 @@ def finding_filter(
         group=group,
         service=service,
         action=action,
+        conversation=conversation,
         since=aware(since),
         until=aware(until),
     )

@@ -76,6 +76,7 @@ class DetectionFilter:
     evidence: str | None = None
     detector: str | None = None  # detections with a finding of this detector
     severity: str | None = None  # detections with a finding of this severity
+    conversation: str | None = None  # the web app's conversation id
 
 
 def _in_group(column: Any, group: str) -> Any:
@@ -116,6 +117,8 @@ def _filtered(query: Select[Any], filters: DetectionFilter) -> Select[Any]:
         query = query.where(Detection.action == filters.action)
     if filters.evidence is not None:
         query = query.where(Detection.evidence == filters.evidence)
+    if filters.conversation is not None:
+        query = query.where(Detection.conversation == filters.conversation)
     if filters.category is not None:
         in_category = select(ServiceSeen.id).where(ServiceSeen.category == filters.category)
         query = query.where(Detection.service_id.in_(in_category))
@@ -193,6 +196,7 @@ class FindingFilter:
     group: str | None = None
     service: str | None = None
     action: str | None = None
+    conversation: str | None = None
 
 
 def findings_query(filters: FindingFilter) -> Select[Any]:
@@ -215,6 +219,7 @@ def findings_query(filters: FindingFilter) -> Select[Any]:
             (Detection.user == filters.user, filters.user),
             (Detection.service_id == filters.service, filters.service),
             (Detection.action == filters.action, filters.action),
+            (Detection.conversation == filters.conversation, filters.conversation),
             (_in_group(Detection.groups, filters.group or ""), filters.group),
         )
         if value is not None
