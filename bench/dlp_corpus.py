@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from proxy.dlp.rules import RuleSet, load_rules
-from proxy.dlp.samples import example
+from tests.dlp.samples import example
 
 ROOT = Path(__file__).resolve().parents[1]
 PLANT_RATE = 0.04  # chance that a paragraph or code block carries a planted value

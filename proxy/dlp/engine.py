@@ -18,7 +18,7 @@ from typing import Any
 
 from proxy.dlp.model import SEVERITY_RANK, Detector, Finding, fingerprint, mask_preview
 from proxy.dlp.rules import CodeBlockRule
-from proxy.dlp.validators import not_placeholder, shannon_entropy
+from proxy.dlp.validators import not_placeholder, shannon_entropy, warm
 
 log = logging.getLogger(__name__)
 
@@ -55,23 +55,8 @@ class Scanner:
         self._key = fingerprint_key
         self._always = tuple(d for d in self.detectors if not d.keywords)
         self._keyed = tuple(d for d in self.detectors if d.keywords)
-        self._warm_validators()
-
-    def _warm_validators(self) -> None:
-        """Run data-backed validators once, so their tables load now and not mid-request."""
-        import random
-
-        from proxy.dlp.samples import example
-
-        rng = random.Random(0)  # noqa: S311 - sample values, not secrets
-        for det in self.detectors:
-            if any(n.startswith("stdnum:") or n == "phone" for n in det.validator_names):
-                try:
-                    value = example(det, rng, attempts=50)
-                except ValueError:
-                    continue
-                if value:
-                    list(_confirm(det, value, 0))
+        # tables that validators load lazily are loaded now, not during a request
+        warm(name for det in self.detectors for name in det.validator_names)
 
     # -- candidates --------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ import pytest
 
 from proxy.dlp import Scanner
 from proxy.dlp.rules import RuleSet
-from proxy.dlp.samples import card_number, example, iban_number, luhn_complete
+from tests.dlp.samples import card_number, example, iban_number, luhn_complete
 
 
 def _ids(scanner: Scanner, text: str) -> set[str]:

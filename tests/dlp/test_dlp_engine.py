@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import random
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -14,9 +16,26 @@ from dlp_support import KEY, KEYWORDS, RULES_DIR
 from proxy.dlp import HYPERSCAN_AVAILABLE, Finding, Scanner, load_scanner, redact_text
 from proxy.dlp.model import mask_preview
 from proxy.dlp.rules import RuleSet
-from proxy.dlp.samples import example
+from proxy.settings import PROJECT_ROOT
+from tests.dlp.samples import example
 
 AWS = "AKIAZ4QK7TRN2WJHX5MP"
+
+# In a fresh interpreter: which lazily loaded validator tables are there before and after a
+# scanner is built (phone: a tried region and one sharing +1 with the US; the CN region table).
+WARM_CHECK = """
+import phonenumbers
+from stdnum import numdb
+from proxy.dlp import load_scanner
+
+def loaded():
+    regions = phonenumbers.PhoneMetadata._region_metadata
+    return sorted({"BR", "DE", "AG"} & set(regions)), "cn/loc" in numdb._open_databases
+
+print(loaded())
+load_scanner(RULES, fingerprint_key=b"k", engine="python")
+print(loaded())
+"""
 
 
 def _mixed_corpus(rules: RuleSet, seed: int, n: int = 300) -> list[str]:
@@ -179,6 +198,16 @@ def test_engines_agree_on_floods_and_numeric_text() -> None:
     for text in texts:
         assert py.scan(text) == hs.scan(text)
     assert any(f.detector == "aws-access-key-id" for f in hs.scan(texts[0]))
+
+
+def test_building_a_scanner_loads_the_validators_tables() -> None:
+    source = f"RULES = {str(RULES_DIR)!r}\n" + WARM_CHECK
+    result = subprocess.run(
+        [sys.executable, "-c", source], capture_output=True, text=True, cwd=PROJECT_ROOT, check=True
+    )
+    before, after = result.stdout.splitlines()
+    assert before == "([], False)"
+    assert after == "(['AG', 'BR', 'DE'], True)"
 
 
 def test_summarize_groups_by_value(scanner: Scanner) -> None:

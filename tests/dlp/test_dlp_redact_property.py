@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from proxy.dlp import DlpLimits, Scanner, inspect_body, redact_body, redact_text
 from proxy.dlp.redact import mask_label, merged_spans
 from proxy.dlp.rules import RuleSet
-from proxy.dlp.samples import example
+from tests.dlp.samples import example
 
 _FILLER = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=40)
 
