@@ -23,7 +23,6 @@ from proxy.dlp.engine import HYPERSCAN_AVAILABLE, HyperscanScanner, Scanner
 from proxy.dlp.model import BodyReport, Detector, DlpLimits, Finding
 from proxy.dlp.redact import redact_text
 from proxy.dlp.rules import load_rules
-from proxy.dlp.summary import FindingSummary, summarize
 
 ENGINES = ("auto", "hyperscan", "python")
 
@@ -34,7 +33,6 @@ __all__ = [
     "Detector",
     "DlpLimits",
     "Finding",
-    "FindingSummary",
     "RedactionError",
     "Scanner",
     "findings_in_prompt",
@@ -45,7 +43,6 @@ __all__ = [
     "quick_to_scan",
     "redact_body",
     "redact_text",
-    "summarize",
 ]
 
 

@@ -8,6 +8,7 @@ import random
 import subprocess
 import sys
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from dlp_support import KEY, KEYWORDS, RULES_DIR
 from proxy.dlp import HYPERSCAN_AVAILABLE, Finding, Scanner, load_scanner, redact_text
 from proxy.dlp.model import mask_preview
 from proxy.dlp.rules import RuleSet
+from proxy.inspection import finding_records
 from proxy.settings import PROJECT_ROOT
 from tests.dlp.samples import example
 
@@ -210,15 +212,15 @@ def test_building_a_scanner_loads_the_validators_tables() -> None:
     assert after == "(['AG', 'BR', 'DE'], True)"
 
 
-def test_summarize_groups_by_value(scanner: Scanner) -> None:
-    from proxy.dlp import summarize
-
+def test_finding_records_group_by_value(scanner: Scanner) -> None:
     text = f"{AWS} again {AWS} and AKIAQ7ZK3Y2MR6VT4XWN card 4111 1111 1111 1111"
-    rows = summarize(scanner.scan(text))
-    assert sorted((r.detector, r.count) for r in rows) == [
+    found = [replace(f, location=f"/m/{i % 2}") for i, f in enumerate(scanner.scan(text))]
+    records = finding_records(found)
+    assert sorted((r.detector, r.count) for r in records) == [
         ("aws-access-key-id", 1),
         ("aws-access-key-id", 2),
         ("credit-card-number", 1),
     ]
-    assert rows[0].severity == "critical" and rows[-1].detector == "credit-card-number"
-    assert all(AWS not in repr(r) for r in rows)
+    assert records[0].severity == "critical" and records[-1].detector == "credit-card-number"
+    assert [r.location for r in records if r.count == 2] == ["/m/0,/m/1"]
+    assert all(AWS not in repr(r) for r in records)
