@@ -19,8 +19,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from shadowlens.proxy.dlp.rules import RuleSet, load_rules
-from shadowlens.proxy.dlp.samples import example
+from proxy.dlp.rules import RuleSet, load_rules
+from tests.dlp.samples import example
 
 ROOT = Path(__file__).resolve().parents[1]
 PLANT_RATE = 0.04  # chance that a paragraph or code block carries a planted value

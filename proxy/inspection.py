@@ -4,23 +4,38 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from shadowlens.proxy.dlp import BodyReport, DlpLimits, Finding, Scanner, inspect_text, summarize
-from shadowlens.proxy.inventory.events import FindingRecord
+from proxy.dlp import BodyReport, DlpLimits, Finding, Scanner, inspect_text
+from proxy.dlp.model import SEVERITY_RANK
+from proxy.inventory.events import FindingRecord
 
 
 def finding_records(findings: Sequence[Finding]) -> tuple[FindingRecord, ...]:
-    """One record per detector and value: the same secret pasted three times counts 3."""
-    return tuple(
-        FindingRecord(
-            detector=row.detector,
-            category=row.category,
-            severity=row.severity,
-            count=row.count,
-            preview=row.preview[:64],
-            fingerprint=row.fingerprint,
-            location=",".join(row.locations)[:256],
-        )
-        for row in summarize(findings)
+    """One record per detector and value, most severe first: the same secret pasted three
+    times counts 3. Limit findings (no value) group by detector.
+
+    A :class:`FindingRecord` is what an event carries: the format the journal, the spool and
+    the SIEM sinks write, with no positions (a value may occur at many).
+    """
+    groups: dict[tuple[str, str], list[Finding]] = {}
+    for finding in findings:
+        groups.setdefault((finding.detector, finding.fingerprint), []).append(finding)
+    records = [_record(same) for same in groups.values()]
+    records.sort(key=lambda r: (-SEVERITY_RANK[r.severity], r.detector, r.fingerprint))
+    return tuple(records)
+
+
+def _record(same: list[Finding]) -> FindingRecord:
+    """The record of findings of one value: the first one's preview, every location once."""
+    first = same[0]
+    locations = dict.fromkeys(f.location for f in same)
+    return FindingRecord(
+        detector=first.detector,
+        category=first.category,
+        severity=first.severity,
+        count=len(same),
+        preview=first.preview[:64],
+        fingerprint=first.fingerprint,
+        location=",".join(locations)[:256],
     )
 
 

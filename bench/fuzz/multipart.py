@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import atheris
 
-with atheris.instrument_imports(include=["proxy.dlp.body"]):
-    from shadowlens.proxy.dlp.body import parse_multipart
+with atheris.instrument_imports(include=["proxy.dlp.multipart"]):
+    from proxy.dlp.multipart import parse_multipart
 
 
 def one_input(data: bytes) -> None:

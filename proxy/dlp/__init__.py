@@ -7,10 +7,7 @@ thread-safe. :func:`inspect_body` decodes an HTTP body and scans every text in i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from pathlib import Path
-
-from shadowlens.proxy.dlp.body import (
+from proxy.dlp.body import (
     RedactionError,
     findings_in_prompt,
     inspect_body,
@@ -19,13 +16,9 @@ from shadowlens.proxy.dlp.body import (
     quick_to_scan,
     redact_body,
 )
-from shadowlens.proxy.dlp.engine import HYPERSCAN_AVAILABLE, HyperscanScanner, Scanner
-from shadowlens.proxy.dlp.model import BodyReport, Detector, DlpLimits, Finding
-from shadowlens.proxy.dlp.redact import redact_text
-from shadowlens.proxy.dlp.rules import load_rules
-from shadowlens.proxy.dlp.summary import FindingSummary, summarize
-
-ENGINES = ("auto", "hyperscan", "python")
+from proxy.dlp.engine import ENGINES, HYPERSCAN_AVAILABLE, Scanner, load_scanner
+from proxy.dlp.model import BodyReport, Detector, DlpLimits, Finding
+from proxy.dlp.redact import redact_text
 
 __all__ = [
     "ENGINES",
@@ -34,7 +27,6 @@ __all__ = [
     "Detector",
     "DlpLimits",
     "Finding",
-    "FindingSummary",
     "RedactionError",
     "Scanner",
     "findings_in_prompt",
@@ -45,26 +37,4 @@ __all__ = [
     "quick_to_scan",
     "redact_body",
     "redact_text",
-    "summarize",
 ]
-
-
-def load_scanner(
-    dlp_dir: Path,
-    *,
-    fingerprint_key: bytes,
-    engine: str = "auto",
-    keywords: Sequence[str] = (),
-) -> Scanner:
-    """Load every detector in ``dlp_dir`` and compile them for ``engine``.
-
-    ``auto`` picks Hyperscan when the module is installed, else the Python engine;
-    ``hyperscan`` fails when it is not. Raises :class:`proxy.errors.RulesError` for a bad
-    detector file.
-    """
-    if engine not in ENGINES:
-        raise ValueError(f"engine must be one of {ENGINES}, not {engine!r}")
-    rules = load_rules(Path(dlp_dir), keywords)
-    if engine == "hyperscan" or (engine == "auto" and HYPERSCAN_AVAILABLE):
-        return HyperscanScanner(rules.detectors, rules.code_blocks, fingerprint_key=fingerprint_key)
-    return Scanner(rules.detectors, rules.code_blocks, fingerprint_key=fingerprint_key)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from shadowlens.proxy.dlp.engine import Scanner
-from shadowlens.proxy.dlp.model import DlpLimits
-from shadowlens.proxy.keys import configured_or_kept
-from shadowlens.proxy.settings import Settings
+from proxy.dlp.engine import Scanner, load_scanner
+from proxy.dlp.model import DlpLimits
+from proxy.keys import configured_or_kept
+from proxy.settings import Settings
 
 KEY_FILE = "dlp-fingerprint.key"
 
@@ -34,8 +34,6 @@ def limits(settings: Settings) -> DlpLimits:
 
 def scanner(settings: Settings) -> Scanner:
     """Load ``<rules_dir>/dlp`` for the configured engine. Build once and share it."""
-    from shadowlens.proxy.dlp import load_scanner
-
     return load_scanner(
         settings.rules_dir / "dlp",
         fingerprint_key=fingerprint_key(settings),

@@ -14,11 +14,12 @@ import logging
 import re
 import threading
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
-from shadowlens.proxy.dlp.model import SEVERITY_RANK, Detector, Finding, fingerprint, mask_preview
-from shadowlens.proxy.dlp.rules import CodeBlockRule
-from shadowlens.proxy.dlp.validators import not_placeholder, shannon_entropy
+from proxy.dlp.model import SEVERITY_RANK, Detector, Finding, fingerprint, mask_preview
+from proxy.dlp.rules import CodeBlockRule, load_rules
+from proxy.dlp.validators import not_placeholder, shannon_entropy, warm
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,7 @@ except ImportError:  # pragma: no cover - depends on the platform
 
 HYPERSCAN_AVAILABLE = _hs is not None
 
+ENGINES = ("auto", "hyperscan", "python")
 _Span = tuple[int, int, Detector]
 # Most regex matches one detector confirms per text; past it the rest of the text is not
 # checked for that detector (a text of thousands of phone-like numbers, say).
@@ -55,23 +57,8 @@ class Scanner:
         self._key = fingerprint_key
         self._always = tuple(d for d in self.detectors if not d.keywords)
         self._keyed = tuple(d for d in self.detectors if d.keywords)
-        self._warm_validators()
-
-    def _warm_validators(self) -> None:
-        """Run data-backed validators once, so their tables load now and not mid-request."""
-        import random
-
-        from shadowlens.proxy.dlp.samples import example
-
-        rng = random.Random(0)  # noqa: S311 - sample values, not secrets
-        for det in self.detectors:
-            if any(n.startswith("stdnum:") or n == "phone" for n in det.validator_names):
-                try:
-                    value = example(det, rng, attempts=50)
-                except ValueError:
-                    continue
-                if value:
-                    list(_confirm(det, value, 0))
+        # tables that validators load lazily are loaded now, not during a request
+        warm(name for det in self.detectors for name in det.validator_names)
 
     # -- candidates --------------------------------------------------------------------------
 
@@ -413,3 +400,24 @@ def _confirm_windows(det: Detector, text: str, ranges: list[list[int]]) -> list[
                 if left == 0:
                     return out
     return out
+
+
+def load_scanner(
+    dlp_dir: Path,
+    *,
+    fingerprint_key: bytes,
+    engine: str = "auto",
+    keywords: Sequence[str] = (),
+) -> Scanner:
+    """Load every detector in ``dlp_dir`` and compile them for ``engine``.
+
+    ``auto`` picks Hyperscan when the module is installed, else the Python engine;
+    ``hyperscan`` fails when it is not. Raises :class:`proxy.errors.RulesError` for a bad
+    detector file.
+    """
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}, not {engine!r}")
+    rules = load_rules(Path(dlp_dir), keywords)
+    if engine == "hyperscan" or (engine == "auto" and HYPERSCAN_AVAILABLE):
+        return HyperscanScanner(rules.detectors, rules.code_blocks, fingerprint_key=fingerprint_key)
+    return Scanner(rules.detectors, rules.code_blocks, fingerprint_key=fingerprint_key)

@@ -17,7 +17,11 @@ FINGERPRINT_HEX = 32
 
 @dataclass(frozen=True, slots=True)
 class Finding:
-    """One detected value. Holds where it is and how to recognise it again, never the value."""
+    """One detected value, in memory: the span (``start``/``end``) that redaction masks in
+    the text its ``location`` names, and how to recognise the value again, never the value.
+
+    Events carry findings grouped by value instead (:func:`proxy.inspection.finding_records`).
+    """
 
     detector: str
     category: str

@@ -14,11 +14,12 @@ import ipaddress
 import math
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 from itertools import pairwise
 
 import phonenumbers
+from stdnum import numdb
 
 from shadowlens.proxy.jsondoc import parse_untrusted
 
@@ -365,6 +366,45 @@ BUILTIN: dict[str, Validator] = {
     "pem_key_body": pem_key_body,
     "k8s_secret_values": k8s_secret_values,
 }
+
+
+# The python-stdnum modules whose validation reads a data table (stdnum.numdb) on first use,
+# and the table each one reads.
+_STDNUM_TABLES = {
+    "at.tin": "at/fa",
+    "cn.ric": "cn/loc",
+    "id.nik": "id/loc",
+    "my.nric": "my/bp",
+    "us.ein": "us/ein",
+}
+
+
+def warm(names: Iterable[str]) -> None:
+    """Load the data the named validators would otherwise load on their first value.
+
+    libphonenumber reads a region's metadata, python-stdnum its IBAN registry and some
+    modules' tables, lazily: loading them at start keeps that cost off a request.
+    """
+    for name in set(names):
+        if name == "phone":
+            _warm_phone()
+        elif name == "iban":
+            importlib.import_module("stdnum.iban")  # reads the registry on import
+        elif table := _STDNUM_TABLES.get(name.removeprefix("stdnum:")):
+            numdb.get(table)
+
+
+def _warm_phone() -> None:
+    """Load the metadata of every region ``phone`` may consult, and compile their patterns."""
+    for region in _PHONE_REGIONS:
+        # a national number is checked against every region sharing its calling code (+1: 25)
+        code = phonenumbers.country_code_for_region(region)
+        for other in phonenumbers.region_codes_for_country_code(code):
+            phonenumbers.PhoneMetadata.metadata_for_region(other)
+        # libphonenumber compiles a region's patterns on first use: validate its own example
+        example = phonenumbers.example_number(region)
+        if example is not None:
+            phonenumbers.is_valid_number(example)
 
 
 def resolve(name: str) -> Validator:

@@ -13,7 +13,7 @@ import brotli
 import pytest
 import zstandard
 
-from shadowlens.proxy.dlp import (
+from proxy.dlp import (
     BodyReport,
     DlpLimits,
     Finding,
@@ -22,13 +22,9 @@ from shadowlens.proxy.dlp import (
     quick_to_scan,
     redact_body,
 )
-from shadowlens.proxy.dlp.body import (
-    RedactionError,
-    findings_in_prompt,
-    inspect_text,
-    parse_multipart,
-)
-from shadowlens.proxy.dlp.documents import DOCX_TYPE, docx_text
+from proxy.dlp.body import RedactionError, findings_in_prompt, inspect_text
+from proxy.dlp.documents import DOCX_TYPE, docx_text
+from proxy.dlp.multipart import parse_multipart
 from tests.factories import DOCX_PICTURE, pdf_document, word_document
 
 AWS = "AKIAZ4QK7TRN2WJHX5MP"

@@ -6,9 +6,9 @@ import random
 
 import pytest
 
-from shadowlens.proxy.dlp import Scanner
-from shadowlens.proxy.dlp.rules import RuleSet
-from shadowlens.proxy.dlp.samples import card_number, example, iban_number, luhn_complete
+from proxy.dlp import Scanner
+from proxy.dlp.rules import RuleSet
+from tests.dlp.samples import card_number, example, iban_number, luhn_complete
 
 
 def _ids(scanner: Scanner, text: str) -> set[str]:

@@ -5,18 +5,39 @@ from __future__ import annotations
 import hashlib
 import hmac
 import random
+import subprocess
+import sys
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from dlp_support import KEY, KEYWORDS, RULES_DIR
 
-from shadowlens.proxy.dlp import HYPERSCAN_AVAILABLE, Finding, Scanner, load_scanner, redact_text
-from shadowlens.proxy.dlp.model import mask_preview
-from shadowlens.proxy.dlp.rules import RuleSet
-from shadowlens.proxy.dlp.samples import example
+from proxy.dlp import HYPERSCAN_AVAILABLE, Finding, Scanner, load_scanner, redact_text
+from proxy.dlp.model import mask_preview
+from proxy.dlp.rules import RuleSet
+from proxy.inspection import finding_records
+from proxy.settings import PROJECT_ROOT
+from tests.dlp.samples import example
 
 AWS = "AKIAZ4QK7TRN2WJHX5MP"
+
+# In a fresh interpreter: which lazily loaded validator tables are there before and after a
+# scanner is built (phone: a tried region and one sharing +1 with the US; the CN region table).
+WARM_CHECK = """
+import phonenumbers
+from stdnum import numdb
+from proxy.dlp import load_scanner
+
+def loaded():
+    regions = phonenumbers.PhoneMetadata._region_metadata
+    return sorted({"BR", "DE", "AG"} & set(regions)), "cn/loc" in numdb._open_databases
+
+print(loaded())
+load_scanner(RULES, fingerprint_key=b"k", engine="python")
+print(loaded())
+"""
 
 
 def _mixed_corpus(rules: RuleSet, seed: int, n: int = 300) -> list[str]:
@@ -150,7 +171,7 @@ def test_no_raw_value_in_logs_or_reports(
     import json as _json
     import logging
 
-    from shadowlens.proxy.dlp import DlpLimits, inspect_body
+    from proxy.dlp import DlpLimits, inspect_body
 
     caplog.set_level(logging.DEBUG)
     body = _json.dumps({"messages": [{"content": f"{AWS} 4111 1111 1111 1111"}]}).encode()
@@ -181,15 +202,25 @@ def test_engines_agree_on_floods_and_numeric_text() -> None:
     assert any(f.detector == "aws-access-key-id" for f in hs.scan(texts[0]))
 
 
-def test_summarize_groups_by_value(scanner: Scanner) -> None:
-    from shadowlens.proxy.dlp import summarize
+def test_building_a_scanner_loads_the_validators_tables() -> None:
+    source = f"RULES = {str(RULES_DIR)!r}\n" + WARM_CHECK
+    result = subprocess.run(
+        [sys.executable, "-c", source], capture_output=True, text=True, cwd=PROJECT_ROOT, check=True
+    )
+    before, after = result.stdout.splitlines()
+    assert before == "([], False)"
+    assert after == "(['AG', 'BR', 'DE'], True)"
 
+
+def test_finding_records_group_by_value(scanner: Scanner) -> None:
     text = f"{AWS} again {AWS} and AKIAQ7ZK3Y2MR6VT4XWN card 4111 1111 1111 1111"
-    rows = summarize(scanner.scan(text))
-    assert sorted((r.detector, r.count) for r in rows) == [
+    found = [replace(f, location=f"/m/{i % 2}") for i, f in enumerate(scanner.scan(text))]
+    records = finding_records(found)
+    assert sorted((r.detector, r.count) for r in records) == [
         ("aws-access-key-id", 1),
         ("aws-access-key-id", 2),
         ("credit-card-number", 1),
     ]
-    assert rows[0].severity == "critical" and rows[-1].detector == "credit-card-number"
-    assert all(AWS not in repr(r) for r in rows)
+    assert records[0].severity == "critical" and records[-1].detector == "credit-card-number"
+    assert [r.location for r in records if r.count == 2] == ["/m/0,/m/1"]
+    assert all(AWS not in repr(r) for r in records)

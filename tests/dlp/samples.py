@@ -11,7 +11,8 @@ import re
 import string
 from typing import Any
 
-from shadowlens.proxy.dlp.model import Detector
+from proxy.dlp.engine import _confirm
+from proxy.dlp.model import Detector
 
 _parser: Any = re._parser  # type: ignore[attr-defined, unused-ignore]
 _constants: Any = re._constants  # type: ignore[attr-defined, unused-ignore]
@@ -94,8 +95,6 @@ def generate(pattern: str, rng: random.Random, *, max_repeat: int = 40, flags: i
 
 def sample(det: Detector, rng: random.Random, attempts: int = 400) -> str | None:
     """A string containing one value ``det`` reports, or None if none was found."""
-    from shadowlens.proxy.dlp.engine import _confirm
-
     for _ in range(attempts):
         text = generate(det.pattern, rng, flags=det.regex.flags & ~re.ASCII)
         padded = f"value {text} end"
