@@ -19,7 +19,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from proxy.dlp.rules import RuleSet, load_rules
+from shadowlens.proxy.dlp.rules import RuleSet, load_rules
 from tests.dlp.samples import example
 
 ROOT = Path(__file__).resolve().parents[1]

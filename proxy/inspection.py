@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from proxy.dlp import BodyReport, DlpLimits, Finding, Scanner, inspect_text
-from proxy.dlp.model import SEVERITY_RANK
-from proxy.inventory.events import FindingRecord
+from shadowlens.proxy.dlp import BodyReport, DlpLimits, Finding, Scanner, inspect_text
+from shadowlens.proxy.dlp.model import SEVERITY_RANK
+from shadowlens.proxy.inventory.events import FindingRecord
 
 
 def finding_records(findings: Sequence[Finding]) -> tuple[FindingRecord, ...]:

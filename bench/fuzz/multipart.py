@@ -5,7 +5,7 @@ from __future__ import annotations
 import atheris
 
 with atheris.instrument_imports(include=["proxy.dlp.multipart"]):
-    from proxy.dlp.multipart import parse_multipart
+    from shadowlens.proxy.dlp.multipart import parse_multipart
 
 
 def one_input(data: bytes) -> None:

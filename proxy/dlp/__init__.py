@@ -7,7 +7,7 @@ thread-safe. :func:`inspect_body` decodes an HTTP body and scans every text in i
 
 from __future__ import annotations
 
-from proxy.dlp.body import (
+from shadowlens.proxy.dlp.body import (
     RedactionError,
     findings_in_prompt,
     inspect_body,
@@ -16,9 +16,9 @@ from proxy.dlp.body import (
     quick_to_scan,
     redact_body,
 )
-from proxy.dlp.engine import ENGINES, HYPERSCAN_AVAILABLE, Scanner, load_scanner
-from proxy.dlp.model import BodyReport, Detector, DlpLimits, Finding
-from proxy.dlp.redact import redact_text
+from shadowlens.proxy.dlp.engine import ENGINES, HYPERSCAN_AVAILABLE, Scanner, load_scanner
+from shadowlens.proxy.dlp.model import BodyReport, Detector, DlpLimits, Finding
+from shadowlens.proxy.dlp.redact import redact_text
 
 __all__ = [
     "ENGINES",

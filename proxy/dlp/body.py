@@ -16,14 +16,14 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from proxy.dlp.decoding import compress, content_encodings, content_kind, media_type
-from proxy.dlp.documents import RedactionError
-from proxy.dlp.model import BodyReport, DlpLimits, Finding
-from proxy.dlp.redact import Replacement, mask_label
-from proxy.dlp.walk import Walk, decode_layers, walk_content
+from shadowlens.proxy.dlp.decoding import compress, content_encodings, content_kind, media_type
+from shadowlens.proxy.dlp.documents import RedactionError
+from shadowlens.proxy.dlp.model import BodyReport, DlpLimits, Finding
+from shadowlens.proxy.dlp.redact import Replacement, mask_label
+from shadowlens.proxy.dlp.walk import Walk, decode_layers, walk_content
 
 if TYPE_CHECKING:  # typing only: a scanner is handed in
-    from proxy.dlp.engine import Scanner
+    from shadowlens.proxy.dlp.engine import Scanner
 
 log = logging.getLogger(__name__)
 

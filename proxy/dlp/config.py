@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from proxy.dlp.engine import Scanner, load_scanner
-from proxy.dlp.model import DlpLimits
-from proxy.keys import configured_or_kept
-from proxy.settings import Settings
+from shadowlens.proxy.dlp.engine import Scanner, load_scanner
+from shadowlens.proxy.dlp.model import DlpLimits
+from shadowlens.proxy.keys import configured_or_kept
+from shadowlens.proxy.settings import Settings
 
 KEY_FILE = "dlp-fingerprint.key"
 

@@ -18,8 +18,8 @@ import zlib
 import brotli
 import zstandard
 
-from proxy.dlp.documents import TooBigError, zip_format
-from proxy.dlp.ocr import image_kind
+from shadowlens.proxy.dlp.documents import TooBigError, zip_format
+from shadowlens.proxy.dlp.ocr import image_kind
 
 TEXT_EXTENSIONS = frozenset(
     {

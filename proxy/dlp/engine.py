@@ -17,9 +17,9 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from proxy.dlp.model import SEVERITY_RANK, Detector, Finding, fingerprint, mask_preview
-from proxy.dlp.rules import CodeBlockRule, load_rules
-from proxy.dlp.validators import not_placeholder, shannon_entropy, warm
+from shadowlens.proxy.dlp.model import SEVERITY_RANK, Detector, Finding, fingerprint, mask_preview
+from shadowlens.proxy.dlp.rules import CodeBlockRule, load_rules
+from shadowlens.proxy.dlp.validators import not_placeholder, shannon_entropy, warm
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-from proxy.dlp.decoding import charset_of, media_type
+from shadowlens.proxy.dlp.decoding import charset_of, media_type
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,15 +52,8 @@ def parse_multipart(data: bytes, boundary: bytes) -> tuple[list[Part], bool]:
         if nxt < 0:
             return parts, False
         end = nxt - 1 if nxt > start and data[nxt - 1 : nxt] == b"\r" else nxt
-        sep = data.find(b"\r\n\r\n", start, end)
-        sep_len = 4
-        if sep < 0:
-            sep = data.find(b"\n\n", start, end)
-            sep_len = 2
-        if sep < 0:
-            head, body_start = data[start:end], end
-        else:
-            head, body_start = data[start:sep], sep + sep_len
+        head_end, body_start = _header_block(data, start, end)
+        head = data[start:head_end]
         headers: dict[str, str] = {}
         for line in head.decode("utf-8", "replace").splitlines():
             name, colon, value = line.partition(":")
@@ -68,3 +61,17 @@ def parse_multipart(data: bytes, boundary: bytes) -> tuple[list[Part], bool]:
                 headers[name.strip().lower()] = value.strip()
         parts.append(Part(headers, body_start, end))
         pos = nxt + 1
+
+
+def _header_block(data: bytes, start: int, end: int) -> tuple[int, int]:
+    """Where the part in ``data[start:end]`` ends its headers and starts its body.
+
+    The first empty line ends the headers, whatever its line ending: looking for CRLF CRLF
+    first would let a body holding one split a bare-LF part there, and hide the text before
+    it from the scan as headers."""
+    pos = start
+    while (line_end := data.find(b"\n", pos, end)) >= 0:
+        if line_end - pos <= 1 and data[pos:line_end] in (b"", b"\r"):
+            return pos, line_end + 1
+        pos = line_end + 1
+    return end, end  # no empty line: all headers, no body

@@ -22,7 +22,7 @@ from urllib.parse import quote_plus, unquote_plus
 import brotli
 import zstandard
 
-from proxy.dlp.decoding import (
+from shadowlens.proxy.dlp.decoding import (
     charset_of,
     content_encodings,
     content_kind,
@@ -33,7 +33,7 @@ from proxy.dlp.decoding import (
     looks_binary,
     media_type,
 )
-from proxy.dlp.documents import (
+from shadowlens.proxy.dlp.documents import (
     RedactionError,
     TooBigError,
     ZipFormat,
@@ -43,21 +43,21 @@ from proxy.dlp.documents import (
     zip_format,
     zip_text,
 )
-from proxy.dlp.jsonpos import (
+from shadowlens.proxy.dlp.jsonpos import (
     JsonPositionError,
     JsonTooDeepError,
     StringValue,
     replace_strings,
     string_values,
 )
-from proxy.dlp.model import BodyReport, DlpLimits, Finding
-from proxy.dlp.multipart import parse_multipart
-from proxy.dlp.ocr import image_kind, ocr_text
-from proxy.dlp.redact import Replacement, mask_label, redact_text
-from proxy.dlp.webapps import CONVERSATION_POINTERS, valid_conversation
+from shadowlens.proxy.dlp.model import BodyReport, DlpLimits, Finding
+from shadowlens.proxy.dlp.multipart import parse_multipart
+from shadowlens.proxy.dlp.ocr import image_kind, ocr_text
+from shadowlens.proxy.dlp.redact import Replacement, mask_label, redact_text
+from shadowlens.proxy.dlp.webapps import CONVERSATION_POINTERS, valid_conversation
 
 if TYPE_CHECKING:  # typing only: the walk is handed a scanner
-    from proxy.dlp.engine import Scanner
+    from shadowlens.proxy.dlp.engine import Scanner
 
 _B64 = re.compile(r"[A-Za-z0-9+/]+={0,2}|[A-Za-z0-9_-]+={0,2}")
 _DATA_URI = re.compile(r"data:([\w.+-]+/[\w.+-]+)?(?:;[\w.+-]+=[\w.+-]+)*;base64,", re.ASCII)

@@ -11,8 +11,8 @@ import re
 import string
 from typing import Any
 
-from proxy.dlp.engine import _confirm
-from proxy.dlp.model import Detector
+from shadowlens.proxy.dlp.engine import _confirm
+from shadowlens.proxy.dlp.model import Detector
 
 _parser: Any = re._parser  # type: ignore[attr-defined, unused-ignore]
 _constants: Any = re._constants  # type: ignore[attr-defined, unused-ignore]

@@ -13,7 +13,7 @@ import brotli
 import pytest
 import zstandard
 
-from proxy.dlp import (
+from shadowlens.proxy.dlp import (
     BodyReport,
     DlpLimits,
     Finding,
@@ -22,9 +22,9 @@ from proxy.dlp import (
     quick_to_scan,
     redact_body,
 )
-from proxy.dlp.body import RedactionError, findings_in_prompt, inspect_text
-from proxy.dlp.documents import DOCX_TYPE, docx_text
-from proxy.dlp.multipart import parse_multipart
+from shadowlens.proxy.dlp.body import RedactionError, findings_in_prompt, inspect_text
+from shadowlens.proxy.dlp.documents import DOCX_TYPE, docx_text
+from shadowlens.proxy.dlp.multipart import parse_multipart
 from tests.factories import DOCX_PICTURE, pdf_document, word_document
 
 AWS = "AKIAZ4QK7TRN2WJHX5MP"
@@ -232,6 +232,18 @@ def test_multipart_keeps_bytes_and_other_parts(scanner: Scanner) -> None:
     assert json.loads(parse_part(new, 3)) == {"card": "[REDACTED:credit-card-number]"}
     assert new.count(b"--XyZ-b0undary") == body.count(b"--XyZ-b0undary")
     assert headers["Content-Length"] == str(len(new))
+
+
+def test_a_bare_lf_part_is_not_split_at_a_crlf_blank_line_in_its_body(scanner: Scanner) -> None:
+    # A body holding CRLF CRLF must not move the end of a bare-LF part's headers there: the
+    # text before it would be read as headers and never scanned.
+    content = f"key {AWS}\r\n\r\nmore".encode()
+    body = b'--XyZ-b0undary\nContent-Disposition: form-data; name="q"\n\n' + content
+    body += b"\n--XyZ-b0undary--\n"
+    [part], ok = parse_multipart(body, b"XyZ-b0undary")
+    assert ok and body[part.body_start : part.body_end] == content
+    report, _, _ = _roundtrip(scanner, body, "multipart/form-data; boundary=XyZ-b0undary")
+    assert [f.detector for f in report.findings] == ["aws-access-key-id"]
 
 
 def parse_part(body: bytes, index: int) -> bytes:

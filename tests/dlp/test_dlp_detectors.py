@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from proxy.dlp import Scanner
-from proxy.dlp.rules import RuleSet
+from shadowlens.proxy.dlp import Scanner
+from shadowlens.proxy.dlp.rules import RuleSet
 from tests.dlp.samples import card_number, example, iban_number, luhn_complete
 
 

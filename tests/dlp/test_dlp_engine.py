@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 from dlp_support import KEY, KEYWORDS, RULES_DIR
 
-from proxy.dlp import HYPERSCAN_AVAILABLE, Finding, Scanner, load_scanner, redact_text
-from proxy.dlp.model import mask_preview
-from proxy.dlp.rules import RuleSet
-from proxy.inspection import finding_records
-from proxy.settings import PROJECT_ROOT
+from shadowlens.proxy.dlp import HYPERSCAN_AVAILABLE, Finding, Scanner, load_scanner, redact_text
+from shadowlens.proxy.dlp.model import mask_preview
+from shadowlens.proxy.dlp.rules import RuleSet
+from shadowlens.proxy.inspection import finding_records
+from shadowlens.proxy.settings import PROJECT_ROOT
 from tests.dlp.samples import example
 
 AWS = "AKIAZ4QK7TRN2WJHX5MP"
@@ -28,7 +28,7 @@ AWS = "AKIAZ4QK7TRN2WJHX5MP"
 WARM_CHECK = """
 import phonenumbers
 from stdnum import numdb
-from proxy.dlp import load_scanner
+from shadowlens.proxy.dlp import load_scanner
 
 def loaded():
     regions = phonenumbers.PhoneMetadata._region_metadata
@@ -171,7 +171,7 @@ def test_no_raw_value_in_logs_or_reports(
     import json as _json
     import logging
 
-    from proxy.dlp import DlpLimits, inspect_body
+    from shadowlens.proxy.dlp import DlpLimits, inspect_body
 
     caplog.set_level(logging.DEBUG)
     body = _json.dumps({"messages": [{"content": f"{AWS} 4111 1111 1111 1111"}]}).encode()

@@ -8,9 +8,9 @@ import random
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from proxy.dlp import DlpLimits, Scanner, inspect_body, redact_body, redact_text
-from proxy.dlp.redact import mask_label, merged_spans
-from proxy.dlp.rules import RuleSet
+from shadowlens.proxy.dlp import DlpLimits, Scanner, inspect_body, redact_body, redact_text
+from shadowlens.proxy.dlp.redact import mask_label, merged_spans
+from shadowlens.proxy.dlp.rules import RuleSet
 from tests.dlp.samples import example
 
 _FILLER = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=40)
@@ -124,7 +124,7 @@ def test_redact_json_body_property(
 def test_inspect_and_redact_never_crash(
     scanner: Scanner, body: bytes, ctype: str | None, encoding: str | None
 ) -> None:
-    from proxy.dlp.body import RedactionError
+    from shadowlens.proxy.dlp.body import RedactionError
 
     report = inspect_body(
         body, content_type=ctype, content_encoding=encoding, scanner=scanner, limits=DlpLimits()

@@ -11,8 +11,8 @@ from pathlib import Path
 import openai
 import pytest
 
-from proxy.dlp.documents import docx_text
-from proxy.dlp.multipart import parse_multipart
+from shadowlens.proxy.dlp.documents import docx_text
+from shadowlens.proxy.dlp.multipart import parse_multipart
 from tests.e2e.conftest import RunningProxy, running_shadowlens
 from tests.e2e.upstream import Upstream
 from tests.factories import word_document

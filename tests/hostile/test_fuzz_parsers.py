@@ -18,12 +18,17 @@ import zstandard
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from proxy.catalog.protocols import is_candidate, recognize_request, recognize_stream
-from proxy.dlp import DlpLimits, Scanner, inspect_body, redact_body
-from proxy.dlp.body import RedactionError
-from proxy.dlp.documents import docx_text, pdf_text
-from proxy.dlp.jsonpos import MAX_NESTING, JsonPositionError, replace_strings, string_values
-from proxy.dlp.multipart import parse_multipart
+from shadowlens.proxy.catalog.protocols import is_candidate, recognize_request, recognize_stream
+from shadowlens.proxy.dlp import DlpLimits, Scanner, inspect_body, redact_body
+from shadowlens.proxy.dlp.body import RedactionError
+from shadowlens.proxy.dlp.documents import docx_text, pdf_text
+from shadowlens.proxy.dlp.jsonpos import (
+    MAX_NESTING,
+    JsonPositionError,
+    replace_strings,
+    string_values,
+)
+from shadowlens.proxy.dlp.multipart import parse_multipart
 from tests.factories import word_document
 from tests.hostile.fuzzing import fuzz, json_strings
 
