@@ -14,16 +14,15 @@ import ipaddress
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from functools import lru_cache
 from itertools import pairwise
 
 import phonenumbers
 from stdnum import numdb
 
+from shadowlens.proxy.dlp.model import Validator
 from shadowlens.proxy.jsondoc import parse_untrusted
-
-Validator = Callable[[str], bool]
 
 _DIGITS = re.compile(r"\d")
 

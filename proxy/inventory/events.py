@@ -32,7 +32,10 @@ def new_event_id() -> str:
 
 @dataclass(frozen=True, slots=True)
 class FindingRecord:
-    """DLP findings of one detector and value in one upload, counted, never the value."""
+    """DLP findings of one detector and value in one upload, counted, never the value.
+
+    The event's wire format of findings: what the journal, the spool and the SIEM sinks
+    write, and what the inventory stores as ``FindingRow``s."""
 
     detector: str
     category: str
