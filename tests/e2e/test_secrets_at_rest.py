@@ -51,7 +51,7 @@ def test_a_generated_fingerprint_key_is_owner_only(tmp_path: Path, upstream: Ups
 
 def test_no_secret_in_ps_or_the_start_logs(started: RunningProxy) -> None:
     ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True).stdout
-    assert "proxy run" in ps  # the proxy is there to be seen
+    assert "shadowlens run" in ps  # the proxy is there to be seen
     logs = "".join(started.output)
     secrets = [*TOKEN.split(","), CONFIGURED["SHADOWLENS_DLP_FINGERPRINT_KEY"]]
     secrets += [
