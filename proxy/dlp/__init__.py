@@ -3,6 +3,11 @@
 Build one :class:`Scanner` at startup with :func:`load_scanner` and share it; scanning is
 thread-safe. :func:`inspect_body` decodes an HTTP body and scans every text in it;
 :func:`redact_body` masks the findings in the body and re-encodes it.
+
+It owns the detectors' loading and engines, body decoding (``decoding``, ``multipart``,
+``documents``, ``ocr``), the walk over what a body holds (``walk``), redaction and
+pseudonyms. It imports errors, settings, metrics, keys and the JSON helpers of ours, nothing
+else: no catalog, policy or inventory.
 """
 
 from __future__ import annotations
