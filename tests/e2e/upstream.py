@@ -203,12 +203,13 @@ def _echo_events(said: str, arguments: str | None) -> list[dict[str, Any]]:
 
 
 class Upstream:
-    """A threaded HTTPS server on 127.0.0.1 presenting ``cert`` for every host."""
+    """A threaded HTTPS server (on a free loopback port by default) presenting ``cert`` for
+    every host."""
 
-    def __init__(self, cert: Path, key: Path) -> None:
+    def __init__(self, cert: Path, key: Path, address: tuple[str, int] = ("127.0.0.1", 0)) -> None:
         self.received = Received()
         handler = type("Handler", (_Handler,), {"received": self.received})
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server = ThreadingHTTPServer(address, handler)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(cert, key)
         self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
