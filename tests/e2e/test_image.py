@@ -1,6 +1,7 @@
 """The container image, built and run here with podman: a request through the containerised
 proxy is read back from the containerised API, the process is not root, and the CA stays in
-the volume across containers.
+the volume across containers. Then deploy/compose.yaml's shadowlens services run under
+podman-compose: two proxies on one CA and one PostgreSQL, read back through the API node.
 
 No registry image can be pulled here, so the base is Debian trixie made by debootstrap from the
 machine's apt mirror and imported into podman; the tarball is cached between runs.
@@ -8,14 +9,18 @@ machine's apt mirror and imported into podman; the tarball is cached between run
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 import re
 import secrets
 import shutil
 import ssl
+import string
 import subprocess
+import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -188,11 +193,113 @@ def test_a_request_through_the_container_is_read_back_from_its_api(
     assert ca_file.read_bytes() == ca_before  # a new container kept the CA clients trust
 
 
-def _poll_detections(api: str) -> list[dict[str, object]]:
+def _poll_detections(api: str, count: int = 1) -> list[dict[str, object]]:
     headers = {"Authorization": f"Bearer {TOKEN}"}
     deadline = time.monotonic() + 30
     while True:
         items = httpx.get(f"{api}/api/v1/detections", headers=headers, timeout=10).json()["items"]
-        if items or time.monotonic() > deadline:
+        if len(items) >= count or time.monotonic() > deadline:
             return list(items)
         time.sleep(0.5)
+
+
+# deploy/compose.yaml's shadowlens services, run by podman-compose on the host network with
+# the host's PostgreSQL (no registry image of PostgreSQL, Prometheus or Grafana can be pulled
+# here). Everything else in the file stands as written: the one-shot migrate and ca services
+# the nodes wait for, the shared CA volume, one spool volume per proxy, the secrets.
+COMPOSE_OVERRIDE = """\
+x-host: &host
+  network_mode: host
+  networks: !reset []
+services:
+  migrate: {<<: *host, depends_on: !reset {}, environment: {SHADOWLENS_DATABASE_URL: "$db"}}
+  ca: {<<: *host, environment: {SHADOWLENS_DATABASE_URL: "$db"}}
+  proxy-a:
+    <<: *host
+    environment: {SHADOWLENS_DATABASE_URL: "$db", SHADOWLENS_PROXY_HOST: 127.0.0.1,
+                  SHADOWLENS_PROXY_PORT: "$proxy_a", SHADOWLENS_API_HOST: 127.0.0.1,
+                  SHADOWLENS_METRICS_PORT: "$metrics_a"}
+  proxy-b:
+    <<: *host
+    environment: {SHADOWLENS_DATABASE_URL: "$db", SHADOWLENS_PROXY_HOST: 127.0.0.1,
+                  SHADOWLENS_PROXY_PORT: "$proxy_b", SHADOWLENS_API_HOST: 127.0.0.1,
+                  SHADOWLENS_METRICS_PORT: "$metrics_b"}
+  api:
+    <<: *host
+    environment: {SHADOWLENS_DATABASE_URL: "$db", SHADOWLENS_API_HOST: 127.0.0.1,
+                  SHADOWLENS_API_PORT: "$api"}
+"""
+SHADOWLENS_SERVICES = ("migrate", "ca", "proxy-a", "proxy-b", "api")
+
+
+@pytest.fixture
+def stack(
+    podman: list[str], image: str, postgres_url: str, tmp_path: Path
+) -> Iterator[dict[str, int]]:
+    """The compose file's shadowlens services, up; their ports. Torn down with its volumes."""
+    found = shutil.which("podman-compose", path=str(Path(sys.executable).parent))
+    if found is None:
+        unavailable("podman-compose is not installed (it is a dev dependency)")
+    compose = str(found)
+    ports = {name: free_port() for name in ("proxy_a", "proxy_b", "metrics_a", "metrics_b", "api")}
+    override = tmp_path / "override.yaml"
+    override.write_text(string.Template(COMPOSE_OVERRIDE).substitute(ports, db=postgres_url))
+    project = f"sltest{secrets.token_hex(3)}"
+    command = [compose, "-p", project, "-f", str(PROJECT_ROOT / "deploy" / "compose.yaml"),
+               "-f", str(override)]  # fmt: skip
+    env = {**os.environ, "SHADOWLENS_IMAGE": image, "POSTGRES_PASSWORD": "unused",
+           "GRAFANA_DB_PASSWORD": "unused", "GRAFANA_ADMIN_PASSWORD": "unused",
+           "SHADOWLENS_API_TOKENS": TOKEN, "SHADOWLENS_COACH_TOKEN_KEY": secrets.token_hex(32),
+           "SHADOWLENS_PROXY_ALLOWED_CLIENTS": "127.0.0.1/32"}  # fmt: skip
+    try:
+        up = subprocess.run([*command, "up", "-d", "--no-build", *SHADOWLENS_SERVICES],
+                            env=env, capture_output=True, text=True, timeout=900)  # fmt: skip
+        assert up.returncode == 0, up.stderr[-3000:]
+        yield ports
+    finally:
+        subprocess.run([*command, "down", "-v", "-t", "10"], env=env, capture_output=True)
+
+
+def test_the_compose_stack_runs_two_proxies_on_one_ca_and_one_database(
+    podman: list[str], stack: dict[str, int]
+) -> None:
+    api = f"http://127.0.0.1:{stack['api']}"
+    _wait_until(lambda: httpx.get(f"{api}/healthz", timeout=2).status_code == 200)
+    paths = {"proxy_a": "/v1/models", "proxy_b": "/v1/embeddings"}
+    for proxy, path in paths.items():
+        proxy_url = f"http://127.0.0.1:{stack[proxy]}"
+        _wait_until(functools.partial(_answers, proxy_url))
+        # No route out of this machine: each proxy records the attempt, answered 502.
+        reply = httpx.get(f"http://api.openai.com{path}", proxy=proxy_url, timeout=30)
+        assert reply.status_code == 502
+    detections = _poll_detections(api, count=2)
+    assert sorted(str(d["path"]) for d in detections) == sorted(paths.values())
+    assert {d["service_id"] for d in detections} == {"openai-api"}
+    cas = {
+        run([*podman, "exec", container, "sha256sum",
+             "/var/lib/shadowlens/mitmproxy/mitmproxy-ca-cert.pem"]).split()[0]
+        for container in _containers(podman, "proxy")
+    }  # fmt: skip
+    assert len(cas) == 1  # both proxies sign with the one CA clients trust
+
+
+def _containers(podman: list[str], prefix: str) -> list[str]:
+    names = run([*podman, "ps", "--format", "{{.Names}}"]).split()
+    return [n for n in names if n.startswith("sltest") and f"_{prefix}-" in n]
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code > 0
+    except httpx.HTTPError:
+        return False
+
+
+def _wait_until(ready: Callable[[], bool], seconds: float = 300) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        with contextlib.suppress(httpx.HTTPError):
+            if ready():
+                return
+        assert time.monotonic() < deadline, "the stack did not come up"
+        time.sleep(1)
