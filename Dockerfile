@@ -22,7 +22,11 @@ RUN /opt/shadowlens/bin/pip install . && find /opt/shadowlens -name __pycache__ 
 
 # Runtime stage: the virtualenv, the rules, and an unprivileged user (uid 10001).
 FROM ${BASE_IMAGE}
-RUN useradd --uid 10001 --user-group --home-dir /var/lib/shadowlens --create-home shadowlens
+# The data dir and the CA's dir are owner-only: a fresh named volume mounted on either takes
+# the mode of what it covers, so the CA key is never readable by others in a shared volume.
+RUN useradd --uid 10001 --user-group --home-dir /var/lib/shadowlens --create-home shadowlens \
+    && install -d -m 0700 -o 10001 -g 10001 /var/lib/shadowlens/mitmproxy \
+    && chmod 0700 /var/lib/shadowlens
 COPY --from=build /opt/shadowlens /opt/shadowlens
 COPY rules /opt/shadowlens/rules
 # The proxy listens on every address of the container, so it refuses to start unless it is

@@ -281,6 +281,11 @@ def test_the_compose_stack_runs_two_proxies_on_one_ca_and_one_database(
         for container in _containers(podman, "proxy")
     }  # fmt: skip
     assert len(cas) == 1  # both proxies sign with the one CA clients trust
+    for container in _containers(podman, "proxy"):
+        mode = run(
+            [*podman, "exec", container, "stat", "-c", "%a", "/var/lib/shadowlens/mitmproxy"]
+        )
+        assert mode.strip() == "700"  # the shared CA volume is not open to other users
 
 
 def _containers(podman: list[str], prefix: str) -> list[str]:
