@@ -8,7 +8,7 @@ import atheris
 
 from tests.hostile.fuzzing import json_strings
 
-with atheris.instrument_imports(include=["proxy.dlp.jsonpos"]):
+with atheris.instrument_imports(include=["shadowlens.proxy.dlp.jsonpos"]):
     from shadowlens.proxy.dlp.jsonpos import JsonPositionError, string_values
 
 

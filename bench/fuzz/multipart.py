@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import atheris
 
-with atheris.instrument_imports(include=["proxy.dlp.multipart"]):
+with atheris.instrument_imports(include=["shadowlens.proxy.dlp.multipart"]):
     from shadowlens.proxy.dlp.multipart import parse_multipart
 
 
