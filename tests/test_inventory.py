@@ -21,13 +21,14 @@ from tests.factories import T0, detection_event
 def test_migrations_create_the_schema(core: Core) -> None:
     from alembic.script import ScriptDirectory
 
-    from shadowlens.proxy.inventory.migrate import alembic_config
+    from shadowlens.proxy.inventory.migrate import alembic_config, at_head, head_revision
 
     tables = set(inspect(core.engine).get_table_names())
     assert {"services", "detections", "alembic_version", "users", "governance"} <= tables
     assert {"rollups_hourly", "audit_log", "api_tokens"} <= tables
     head = ScriptDirectory.from_config(alembic_config(core.engine)).get_current_head()
     assert head is not None and head >= "0005"
+    assert head == head_revision() and at_head(core.engine)
     with core.engine.connect() as conn:
         assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == head
 

@@ -287,7 +287,8 @@ def _pieces(
 
 def _follow_headers(fmt: LogFormat, chunk: bytes) -> None:
     """Keep the main process's copy of ``fmt`` up to date with headers inside ``chunk``."""
-    if chunk.startswith(b"#") or b"\n#" in chunk:
+    # One byte is looked for first: memchr, where a two-byte search is several times slower.
+    if chunk.startswith(b"#") or (b"#" in chunk and b"\n#" in chunk):
         for line in chunk.decode("utf-8", "replace").splitlines():
             if line.startswith("#"):
                 fmt.header(line)
