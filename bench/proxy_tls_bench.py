@@ -120,10 +120,12 @@ def _chat(content: str) -> bytes:
     return json.dumps(doc).encode()
 
 
-def hey(port: int, traffic: Traffic, seconds: float, body: Path | None) -> Load:
-    """Run hey through the proxy at ``port`` for ``seconds`` and parse its summary."""
-    command = ["hey", "-z", f"{seconds}s", "-c", str(traffic.clients),
-               "-x", f"http://127.0.0.1:{port}"]  # fmt: skip
+def hey(port: int, traffic: Traffic, body: Path | None, length: list[str]) -> Load:
+    """Run hey through the proxy at ``port`` and parse its summary.
+
+    ``length`` is hey's: ``-z 10s`` for a duration, ``-n 200`` for a number of requests.
+    """
+    command = ["hey", *length, "-c", str(traffic.clients), "-x", f"http://127.0.0.1:{port}"]
     if not traffic.keepalive:
         command.append("-disable-keepalive")
     if body is None:
@@ -244,7 +246,7 @@ class Run:
             for traffic in self.traffic:
                 order = carriers(traffic)
                 for name in order if number % 2 == 0 else order[::-1]:
-                    self.measure(name, running[name][0], traffic, self.seconds)
+                    self.measure(name, running[name][0], traffic, ["-z", f"{self.seconds}s"])
             for name, (_, pid, idle) in running.items():
                 self.results.memory[name].append((idle, rss_mb(pid)))
 
@@ -256,13 +258,13 @@ class Run:
         idle = rss_mb(process.pid)
         # the first flows make leaf certificates and load the scanner: not what is measured
         for kib in [0, *(self.bodies if name in (BASELINE, SHADOWLENS) else [])]:
-            self.measure(name, port, Traffic(kib, 2), 0.5, record=False)
+            self.measure(name, port, Traffic(kib, 2), ["-n", "200"], record=False)
         return port, process.pid, idle
 
     def measure(
-        self, name: str, port: int, traffic: Traffic, seconds: float, *, record: bool = True
+        self, name: str, port: int, traffic: Traffic, length: list[str], *, record: bool = True
     ) -> None:
-        load = hey(port, traffic, seconds, self.bodies.get(traffic.kib))
+        load = hey(port, traffic, self.bodies.get(traffic.kib), length)
         if record:
             self.results.loads.setdefault((name, traffic), []).append(load)
         if name == SHADOWLENS and traffic.ai:
@@ -371,8 +373,8 @@ def main() -> None:
     print("\n".join(overhead_table(results, run.traffic)))
     print(f"\n(medians of {args.rounds} round(s) of {args.seconds:g} s per run; hey through "
           "CONNECT, TLS on both legs)\n")  # fmt: skip
-    print("\n".join(selective_table(results, run.traffic)), "\n")
-    print("\n".join(memory_table(results)), "\n")
+    print("\n".join(selective_table(results, run.traffic)) + "\n")
+    print("\n".join(memory_table(results)) + "\n")
     print(f"AI requests shadowlens answered: {results.ai_answered}; "
           f"detections recorded: {recorded(folder / 'all')}")  # fmt: skip
     print("\n".join(problems(results)))
