@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import re
 import shutil
@@ -157,9 +158,9 @@ def upstream(folder: Path) -> Iterator[tuple[int, Path]]:
     """An HTTPS server answering ``{"ok":true}`` to anything: its port and its CA file."""
     ca, cert, key = make_test_pki(folder, [AI_HOST, WEB_HOST])
     port = free_port()
-    nginx = shutil.which("nginx") or next(
-        (p for p in ("/usr/sbin/nginx", "/sbin/nginx") if Path(p).exists()), None
-    )
+    nginx = shutil.which(
+        "nginx", path=f"{os.environ.get('PATH', '')}:/usr/sbin"
+    )  # not on users' PATH
     if nginx is None:
         print("nginx not found: the upstream is a Python TLS server (it costs more CPU)")
         tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
