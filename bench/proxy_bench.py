@@ -25,6 +25,7 @@ import os
 import re
 import shutil
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
@@ -75,11 +76,12 @@ class _Upstream(asyncio.Protocol):
             self.transport.write(self.RESPONSE)  # type: ignore[attr-defined]
 
 
-def start_upstream(port: int) -> None:
+def start_upstream(port: int, tls: ssl.SSLContext | None = None) -> None:
+    """Serve ``_Upstream`` on 127.0.0.1:``port`` from a daemon thread; over TLS if given."""
     loop = asyncio.new_event_loop()
 
     async def serve() -> None:
-        server = await loop.create_server(_Upstream, "127.0.0.1", port)
+        server = await loop.create_server(_Upstream, "127.0.0.1", port, ssl=tls)
         await server.serve_forever()
 
     threading.Thread(target=loop.run_until_complete, args=(serve(),), daemon=True).start()
@@ -98,7 +100,8 @@ def wait_listening(port: int, process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def proxy(command: list[str], port: int, env: dict[str, str]) -> Iterator[None]:
+def proxy(command: list[str], port: int, env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+    """The proxy started and listening (its process, to read its memory), then stopped."""
     process = subprocess.Popen(
         command,
         env=os.environ | env,
@@ -109,7 +112,7 @@ def proxy(command: list[str], port: int, env: dict[str, str]) -> Iterator[None]:
     try:
         wait_listening(port, process)
         time.sleep(1.0)
-        yield
+        yield process
     finally:
         process.terminate()
         process.wait(timeout=30)
