@@ -12,7 +12,6 @@ a log or a sink.
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import json
 import re
@@ -85,8 +84,8 @@ class Pseudonyms:
 
     def surrogate(self, holder: str, detector: str, value: str) -> str:
         """The surrogate of ``value`` for ``holder``: the same one for as long as it is kept."""
-        mac = hmac.new(self.key, f"{holder}\0{detector}\0{value}".encode(), hashlib.sha256)
-        fake = _shape(detector, value, mac.digest())
+        mac = hmac.digest(self.key, f"{holder}\0{detector}\0{value}".encode(), "sha256")
+        fake = _shape(detector, value, mac)
         pairs = self.users.setdefault(holder, _Pairs())
         pairs.to_original[fake] = value
         pairs.expires[fake] = self.clock() + self.ttl

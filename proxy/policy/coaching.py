@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import time
 from collections.abc import Iterable
@@ -30,7 +29,7 @@ class CoachGrants:
     def token(self, who: str, service_id: str) -> str:
         """A form token binding the coaching page to this person and service."""
         message = f"{who}\x00{service_id}".encode()
-        return hmac.new(self._secret, message, hashlib.sha256).hexdigest()[:32]
+        return hmac.digest(self._secret, message, "sha256").hex()[:32]
 
     def valid(self, who: str, service_id: str, token: str) -> bool:
         return hmac.compare_digest(self.token(who, service_id), token)
