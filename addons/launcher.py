@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from mitmproxy import certs, options
+from mitmproxy.master import Master
 from mitmproxy.proxy.mode_specs import ProxyMode
 from mitmproxy.tools import cmdline
 from mitmproxy.tools.dump import DumpMaster
@@ -203,3 +204,12 @@ def ensure_ca(confdir: Path) -> Path:
     private_dir(confdir)
     certs.CertStore.from_store(confdir, CA_BASENAME, KEY_SIZE)
     return confdir / f"{CA_BASENAME}-ca-cert.pem"
+
+
+def recorder_of(master: Master) -> Recorder:
+    """The Recorder, which stops the proxy gently: a bundle's child, unseen by mitmproxy."""
+    for entry in master.addons.chain:
+        for child in getattr(entry, "children", ()):
+            if isinstance(child, Recorder):
+                return child
+    raise LookupError("the addon chain holds no Recorder")

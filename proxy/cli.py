@@ -272,13 +272,15 @@ def _stopper(server: EmbeddedServer) -> Callable[[bool], None]:
 
 def _proxy_stopper(master: Master) -> Callable[[bool], None]:
     """Stops the proxy: first by letting the flows in flight finish (``Recorder.stop``)."""
+    from shadowlens.addons.launcher import recorder_of
+
     draining: list[asyncio.Task[None]] = []
 
     def stop(at_once: bool) -> None:
         if at_once:
             master.shutdown()
         elif not draining:
-            draining.append(asyncio.create_task(master.addons.get("recorder").stop()))
+            draining.append(asyncio.create_task(recorder_of(master).stop()))
 
     return stop
 

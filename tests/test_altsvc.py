@@ -61,7 +61,7 @@ def test_the_setting_adds_the_addon_to_the_bundle(strip: bool, tmp_path: Path) -
     core = Core.open(settings)
     try:
         bundle, *_ = shadowlens_addons(core)
-        children = bundle.addons  # type: ignore[attr-defined]
+        children = bundle.children  # type: ignore[attr-defined]
     finally:
         core.close()
     assert any(isinstance(a, AltSvcStripper) for a in children) is strip

@@ -172,7 +172,7 @@ def test_a_body_too_large_to_inspect_fails_closed(
     ("padding", "encoding", "content_type", "on_loop"),
     [
         (0, None, "application/json", True),
-        (5000, None, "application/json", False),  # over 4 KiB
+        (70_000, None, "application/json", False),  # over 64 KiB
         (0, "gzip", "application/json", False),  # may inflate
         (0, None, "application/octet-stream", False),  # a Word document: it may inflate
         (0, None, "application/octet-stream", True),  # JSON, whatever it was labelled

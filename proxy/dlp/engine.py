@@ -346,14 +346,28 @@ class HyperscanScanner(Scanner):
             det = self._hs_detectors[ident]
             if det.max_width is None or not ascii_text:
                 first = found[0][0]
-                if det.max_width is None:
-                    pos = 0
-                else:
-                    pos = max(0, len(data[:first].decode("utf-8", "ignore")) - det.max_width)
-                spans.extend(_confirm(det, text, pos))
+                if not ascii_text:
+                    first = len(data[:first].decode("utf-8", "ignore"))
+                spans.extend(_confirm(det, text, _earliest_start(det, text, first)))
             else:
                 spans.extend(_confirm_windows(det, text, found))
         return spans
+
+
+def _earliest_start(det: Detector, text: str, hit_end: int) -> int:
+    """Where ``det``'s first match can start at the earliest, given the end of the first
+    prefilter hit: every match ends at a hit, so it starts at most its widest width, or its
+    most line breaks, before the first hit's end."""
+    if det.max_width is not None:
+        return max(0, hit_end - det.max_width)
+    if det.max_newlines is None:
+        return 0
+    pos = hit_end
+    for _ in range(det.max_newlines + 1):
+        pos = text.rfind("\n", 0, pos)
+        if pos < 0:
+            return 0
+    return pos + 1
 
 
 HIT_BUDGET = 2_000  # candidate hits per text before falling back, plus one per 16 bytes

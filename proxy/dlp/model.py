@@ -69,6 +69,7 @@ class Detector:
     description: str = ""
     source: str = ""
     max_width: int | None = None  # widest possible match, None when unbounded
+    max_newlines: int | None = None  # most line breaks in one match, None when unbounded
     max_hits: int = 0  # report at most this many matches per text (0: all)
     prefilter: str = ""  # Hyperscan pattern matching a substring of every regex match
     tags: tuple[str, ...] = field(default=())

@@ -75,6 +75,79 @@ def widest(pattern: re.Pattern[str]) -> int | None:
     return None if width >= 65535 else int(width)
 
 
+def most_newlines(pattern: re.Pattern[str]) -> int | None:
+    """The most line breaks one match can hold, or None when unbounded (or unknown).
+
+    A match of a pattern that cannot span many lines starts a few lines before the first
+    prefilter hit, so confirming it need not search the text from its beginning."""
+    try:
+        parsed = re._parser.parse(pattern.pattern, pattern.flags)  # type: ignore[attr-defined, unused-ignore]
+    except Exception:
+        return None
+    return _newlines(list(parsed), dotall=bool(pattern.flags & re.DOTALL))
+
+
+_C: Any = re._constants  # type: ignore[attr-defined, unused-ignore]
+_NEWLINE_CATEGORIES = {_C.CATEGORY_SPACE, _C.CATEGORY_NOT_DIGIT, _C.CATEGORY_NOT_WORD,
+                       _C.CATEGORY_LINEBREAK, _C.CATEGORY_UNI_SPACE, _C.CATEGORY_UNI_NOT_DIGIT,
+                       _C.CATEGORY_UNI_NOT_WORD, _C.CATEGORY_UNI_LINEBREAK}  # fmt: skip
+_ZERO_WIDTH = {_C.AT, _C.ASSERT, _C.ASSERT_NOT}
+_REPEATS = {_C.MAX_REPEAT, _C.MIN_REPEAT, getattr(_C, "POSSESSIVE_REPEAT", None)}
+
+
+def _newlines(items: list[tuple[Any, Any]], *, dotall: bool) -> int | None:
+    total = 0
+    for op, av in items:
+        found = _item_newlines(op, av, dotall=dotall)
+        if found is None:
+            return None
+        total += found
+    return total
+
+
+def _item_newlines(op: Any, av: Any, *, dotall: bool) -> int | None:
+    if op in _ZERO_WIDTH:
+        return 0
+    if op in _REPEATS:
+        _, high, item = av
+        inner = _newlines(list(item), dotall=dotall)
+        if inner is None or (inner and high == _C.MAXREPEAT):
+            return None
+        return inner * high
+    if op is _C.SUBPATTERN:
+        return _newlines(list(av[3]), dotall=dotall or bool(av[1] & re.DOTALL))
+    if op is _C.ATOMIC_GROUP:
+        return _newlines(list(av), dotall=dotall)
+    if op is _C.BRANCH:
+        counts = [_newlines(list(branch), dotall=dotall) for branch in av[1]]
+        return None if None in counts else max(c for c in counts if c is not None)
+    return _char_newlines(op, av, dotall=dotall)
+
+
+def _char_newlines(op: Any, av: Any, *, dotall: bool) -> int | None:
+    """1 when the one-character item can match a line break, 0 when not, None if unknown."""
+    if op is _C.LITERAL:
+        return int(av == 10)
+    if op is _C.NOT_LITERAL:
+        return int(av != 10)
+    if op is _C.ANY:
+        return int(dotall)
+    if op is _C.IN:
+        return int(_set_has_newline(av))
+    return None  # a back-reference, a conditional group: not bounded here
+
+
+def _set_has_newline(items: list[tuple[Any, Any]]) -> bool:
+    negate = bool(items) and items[0][0] is _C.NEGATE
+    hit = any(
+        (op is _C.LITERAL and av == 10)
+        or (op is _C.RANGE and av[0] <= 10 <= av[1])
+        or (op is _C.CATEGORY and av in _NEWLINE_CATEGORIES)
+        for op, av in items
+    )
+    return hit != negate
+
+
 def compile_regex(pattern: str, *, case_insensitive: bool = False) -> re.Pattern[str]:
     flags = re.ASCII | (re.IGNORECASE if case_insensitive else 0)
     return re.compile(pattern, flags)
@@ -160,6 +233,7 @@ def build_detector(
         description=str(data.get("description", "")),
         source=str(file),
         max_width=widest(regex),
+        max_newlines=most_newlines(regex),
         max_hits=max_hits,
         prefilter=prefilter,
         tags=tuple(_str_list(data.get("tags", []), file, ident, "tags")),

@@ -463,7 +463,7 @@ def test_pdf_upload_text_is_scanned_and_masked(scanner: Scanner) -> None:
         (b"a=1&b=2", "application/x-www-form-urlencoded", "identity", True),
         (b"%PDF-1.7 ...", "text/plain", None, False),  # a PDF whatever its label
         (b'{"prompt": "hi"}', "application/json", "gzip", False),
-        (b"x" * 5000, "text/plain", None, False),
+        (b"x" * 70_000, "text/plain", None, False),
         (b"--b\r\n\r\nx\r\n--b--\r\n", "multipart/form-data; boundary=b", None, False),
     ],
 )

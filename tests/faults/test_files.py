@@ -32,7 +32,7 @@ def watchers(tmp_path: Path) -> Iterator[dict[str, RulesWatcher[Any]]]:
     core = Core.open(Settings(data_dir=tmp_path / "data", rules_dir=rules))
     [bundle, _] = shadowlens_addons(core)
     assert isinstance(bundle, Bundle)
-    [reloader] = [a for a in bundle.addons if isinstance(a, RulesReloader)]
+    [reloader] = [a for a in bundle.children if isinstance(a, RulesReloader)]
     yield {w.kind: w for w in reloader.watchers}
     core.close()
 
