@@ -24,13 +24,18 @@ class Bundle:
     def __init__(self, name: str, children: Sequence[object]) -> None:
         self.name = name
         self.children = tuple(children)  # not ``addons``: mitmproxy would walk them itself
+        self._absent: set[str] = set()  # hooks no child has: the bundle has none either
 
-    def __getattr__(self, hook: str) -> Call | None:
-        # Called only for names not set yet: each hook's dispatcher (or None) is kept.
-        if hook not in hooks.all_hooks:
+    def __getattr__(self, hook: str) -> Call:
+        # Called only for names not set yet: each hook's dispatcher is built once and kept.
+        # A hook no child has stays missing, as mitmproxy expects (it warns about some).
+        if hook not in hooks.all_hooks or hook in self._absent:
             raise AttributeError(hook)
         calls = [getattr(c, hook) for c in self.children if callable(getattr(c, hook, None))]
-        dispatch = _dispatcher(calls) if calls else None
+        if not calls:
+            self._absent.add(hook)
+            raise AttributeError(hook)
+        dispatch = _dispatcher(calls)
         setattr(self, hook, dispatch)
         return dispatch
 
