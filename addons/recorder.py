@@ -37,7 +37,7 @@ class Recorder:
     async def stop(self) -> None:
         """Stop taking connections, let the flows in flight finish, then shut the proxy down."""
         try:
-            ctx.options.update(server=False)
+            await _stop_listening()
             ctx.master.addons.add(LastAnswer())
             await self._flows_finished()
         finally:  # whatever happened above, the proxy stops
@@ -55,3 +55,10 @@ class Recorder:
 
     async def done(self) -> None:
         await self.writer.close(grace=self.grace)
+
+
+async def _stop_listening() -> None:
+    """Close the listening sockets, and only then tell clients to reconnect: a connection
+    made while a socket closes waits in its backlog and is reset, its request unanswered."""
+    ctx.options.update(server=False)  # mitmproxy stops its servers in a task of its own
+    await ctx.master.addons.get("proxyserver").servers.update([])  # waits for that one too

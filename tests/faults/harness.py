@@ -39,7 +39,13 @@ PROMPT = json.dumps({"model": "gpt-4o", "messages": [{"role": "user", "content":
 
 
 class _Handler(BaseHTTPRequestHandler):
-    """``/slow/<ms>/…`` answers after a pause; ``/reset/…`` resets mid-body; others answer."""
+    """``/slow/<ms>/…`` answers after a pause; ``/reset/…`` resets mid-body; others answer.
+
+    HTTP/1.1, so the proxy keeps its clients' connections open: under HTTP/1.0 every answer
+    would close one, and the load would be a new connection per request.
+    """
+
+    protocol_version = "HTTP/1.1"
 
     def log_message(self, format: str, *args: Any) -> None:
         return

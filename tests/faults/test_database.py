@@ -106,4 +106,5 @@ def test_database_disk_full_then_freed(tmp_path: Path, small_disk: Path) -> None
         load.wait_for(len(load.answered) + 20)
         load.stop()
         answered = set(load.answered)
-        assert wait_recorded(database, answered) == answered
+        missing = answered - wait_recorded(database, answered)
+        assert not missing, f"{len(missing)} answered, never recorded:\n" + "".join(running.output)
