@@ -149,6 +149,13 @@ def test_credit_cards(scanner: Scanner) -> None:
     assert cards == [good, spaced]
 
 
+def test_a_card_number_inside_a_hex_id_is_not_a_card(scanner: Scanner) -> None:
+    good = card_number(random.Random(11))
+    text = f'{{"id": "6f{good}ea7a", "card": "{good}", "ref": "card_{good}"}}'
+    cards = [text[f.start : f.end] for f in scanner.scan(text) if f.category == "pii"]
+    assert cards == [good, good]
+
+
 def test_iban_ssn_email_phone(scanner: Scanner) -> None:
     rng = random.Random(3)
     iban = iban_number(rng)
