@@ -14,7 +14,7 @@ from shadowlens.proxy.dlp.pseudonym import Pseudonyms
 from shadowlens.proxy.inventory.writer import InventoryWriter
 from shadowlens.proxy.policy import Identity
 from shadowlens.proxy.policy.coaching import CoachGrants, holder
-from shadowlens.proxy.policy.enforce import Inspected, RequestView, Verdict, enforce, kept_findings
+from shadowlens.proxy.policy.enforce import RequestView, Verdict, enforce, kept_findings
 from shadowlens.proxy.policy.responses import Answer
 from shadowlens.proxy.runtime import PolicyRef
 
@@ -96,7 +96,7 @@ class Enforcement:
             request=view,
             identity=identity_of(flow, state, self.policy.resolver),
             match=state.match,
-            inspected=Inspected(state.report, state.query_reports),
+            inspected=state.inspected(),
             grants=self.grants,
             pseudonyms=self.pseudonyms,
             register=self.policy.register,
@@ -110,7 +110,7 @@ class Enforcement:
         metrics.DECISIONS.labels(action=decision.action, enforced=str(decision.enforced)).inc()
         if verdict.answer is not None:
             self._answer(flow, verdict.answer)
-        elif verdict.body is not None or verdict.query is not None:
+        elif verdict.body is not None or verdict.query is not None or verdict.path is not None:
             self._rewrite(request, verdict)
 
     def _answer(self, flow: http.HTTPFlow, answer: Answer) -> None:
@@ -130,6 +130,9 @@ class Enforcement:
         if verdict.body is not None:
             request.raw_content = verdict.body
             request.headers.update(dict(verdict.headers))
+        if verdict.path is not None:
+            _path, mark, query = request.path.partition("?")
+            request.path = verdict.path + mark + query
         if verdict.query is not None:
             request.query.fields = verdict.query
         metrics.DLP_REDACTIONS.inc()

@@ -57,7 +57,7 @@ def detection_event(flow: http.HTTPFlow, match: Match, **overrides: object) -> D
         evidence=match.evidence,
         method=request.method[:16],
         host=_recorded_host(request.pretty_host),
-        path=request_path(request)[:2048],
+        path=(state.path_scan.masked() if state.path_scan else request_path(request))[:2048],
         request_bytes=_request_bytes(request),
         response_bytes=_response_bytes(flow.response, state),
         status=flow.response.status_code if flow.response else None,
@@ -73,9 +73,7 @@ def detection_event(flow: http.HTTPFlow, match: Match, **overrides: object) -> D
         enforced=decision.enforced if decision else True,
         groups=",".join(sorted(identity.groups))[:255] if identity else "",
         tenant_restricted=state.tenant_restricted,
-        findings=finding_records(
-            [f for r in (report, *state.query_reports.values()) if r for f in r.findings]
-        ),
+        findings=finding_records([f for r in state.inspected().reports for f in r.findings]),
         conversation=conversation_id(request_path(request), report),
     )
     for name, value in overrides.items():

@@ -9,7 +9,9 @@ from mitmproxy import http
 from shadowlens.proxy.catalog import Match
 from shadowlens.proxy.dlp import BodyReport
 from shadowlens.proxy.dlp.pseudonym import Restorer
+from shadowlens.proxy.dlp.urlpath import PathScan
 from shadowlens.proxy.policy import Decision, Identity
+from shadowlens.proxy.policy.enforce import Inspected
 
 KEY = "shadowlens"
 
@@ -22,6 +24,7 @@ class FlowState:
     candidate: bool = False  # not catalogued, but shaped like an LLM or MCP call
     report: BodyReport | None = None  # DLP of the request body (or of the last WS message)
     query_reports: dict[int, BodyReport] = field(default_factory=dict)  # by query field index
+    path_scan: PathScan | None = None  # secrets in the URL path, None when it holds none
     directory_groups: frozenset[str] | None = None  # the proxyauth user's groups in LDAP
     identity: Identity | None = None
     decision: Decision | None = None
@@ -30,6 +33,10 @@ class FlowState:
     restorer: Restorer | None = None  # puts this user's surrogates back in the response
     bytes_streamed: int | None = None  # response bytes passed on, when the response streamed
     recorded: bool = False
+
+    def inspected(self) -> Inspected:
+        """What the DLP found in this flow, as the policy takes it."""
+        return Inspected(self.report, self.query_reports, self.path_scan)
 
 
 def state_of(flow: http.HTTPFlow) -> FlowState:

@@ -19,6 +19,7 @@ from shadowlens.proxy.dlp import (
     quick_to_scan,
 )
 from shadowlens.proxy.dlp.body import QUICK_BYTES
+from shadowlens.proxy.dlp.urlpath import scan_path
 from shadowlens.proxy.inspection import scan_query
 
 
@@ -32,6 +33,16 @@ class Inspection:
     def __init__(self, scanner: Scanner, limits: DlpLimits) -> None:
         self.scanner = scanner
         self.limits = limits
+
+    def requestheaders(self, flow: http.HTTPFlow) -> None:
+        state: FlowState | None = flow.metadata.get(KEY)
+        if state is None or not (state.match or state.candidate):
+            return
+        # On the headers, so a decision taken before the body is read sees it too.
+        path = flow.request.path.partition("?")[0]
+        state.path_scan = scan_path(path, scanner=self.scanner, limits=self.limits)
+        if state.path_scan is not None:
+            self._count(state.path_scan.report)
 
     async def request(self, flow: http.HTTPFlow) -> None:
         request = flow.request

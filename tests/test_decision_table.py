@@ -11,6 +11,7 @@ import pytest
 from shadowlens.proxy.catalog import Match, load_catalog
 from shadowlens.proxy.dlp import BodyReport, DlpLimits, Finding, inspect_body, load_scanner
 from shadowlens.proxy.dlp.pseudonym import Pseudonyms
+from shadowlens.proxy.dlp.urlpath import scan_path
 from shadowlens.proxy.policy.coaching import CoachGrants, holder
 from shadowlens.proxy.policy.decide import INSPECTION_FAILURES
 from shadowlens.proxy.policy.enforce import Inspected, RequestView, Verdict, enforce, upload_of
@@ -193,6 +194,24 @@ def test_row_8_a_maskable_body_and_query_are_rewritten() -> None:
     assert verdict.answer is None and verdict.body is not None and verdict.query is not None
     assert AWS.encode() not in verdict.body
     assert verdict.query[0][1] != AWS and verdict.query[1] == ("q", "hello")
+
+
+@pytest.mark.parametrize(
+    ("sent", "action"), [(f"/api/{AWS}/chat", "redact"), (f"/api/%41{AWS[1:]}/chat", "block")]
+)
+def test_row_8_a_secret_in_the_path_is_masked_or_blocked(sent: str, action: str) -> None:
+    scan = scan_path(sent, scanner=SCANNER, limits=DlpLimits())
+    assert scan is not None and scan.decoded == (action == "block")
+    request = dataclasses.replace(_view(b""), path=sent)
+    verdict = _verdict(Policy(rules=(REDACT_ALL,)), request, Inspected(path=scan))
+    assert verdict.decision.action == action and verdict.findings == (("secret", "critical"),)
+    if action == "redact":
+        assert (
+            verdict.answer is None
+            and verdict.path == "/api/%5BREDACTED%3Aaws-access-key-id%5D/chat"
+        )
+    else:
+        assert verdict.answer is not None and verdict.path is None
 
 
 COACH = Rule("coach-deepseek", "coach", Conditions(services=frozenset({"deepseek"})))

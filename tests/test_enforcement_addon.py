@@ -16,6 +16,7 @@ from wsproto.frame_protocol import Opcode
 
 from shadowlens.addons.coachform import CoachForm
 from shadowlens.addons.enforcement import Enforcement
+from shadowlens.addons.flowevents import detection_event
 from shadowlens.addons.flowstate import state_of
 from shadowlens.addons.inspection import Inspection
 from shadowlens.addons.tenantrestriction import TenantRestriction
@@ -252,3 +253,58 @@ def test_a_streamed_upload_answered_on_its_headers_is_not_streamed(
     assert flow.response is not None and flow.response.status_code == 403
     assert flow.request.stream is False and "expect" not in flow.request.headers
     assert flow.response.headers["connection"] == "close"
+
+
+GITHUB = "ghp_" + "Zq7XyW3vB9nM2kL5pR8tH1sD4fG6jA0cE2uI"
+
+
+def _through_the_addons(settings: Settings, inspection: Inspection, flow: http.HTTPFlow) -> None:
+    async def scenario(inspection: Inspection, enforcement: Enforcement) -> None:
+        inspection.requestheaders(flow)
+        enforcement.requestheaders(flow)
+        await inspection.request(flow)
+        enforcement.request(flow)
+
+    _run(settings, inspection, scenario)
+
+
+def test_a_secret_in_the_path_is_masked_before_it_is_sent_and_in_the_record(
+    settings: Settings, inspection: Inspection
+) -> None:
+    flow = _ai_flow("api.openai.com", "openai-api", path=f"/v1/files/{GITHUB}/content?q=hi")
+    _through_the_addons(settings, inspection, flow)
+    assert flow.response is None  # forwarded, masked
+    assert GITHUB not in flow.request.url
+    assert flow.request.path.startswith("/v1/files/%5BREDACTED%3Agithub")
+    assert flow.request.path.endswith("/content?q=hi")
+    event = detection_event(flow, state_of(flow).match)  # type: ignore[arg-type]
+    assert event.path.startswith("/v1/files/[REDACTED:github") and GITHUB not in event.path
+    [finding] = event.findings
+    assert (finding.location, finding.detector) == ("path", "github-pat")
+    assert GITHUB not in finding.preview and event.action == "redact"
+
+
+def test_a_percent_encoded_secret_in_the_path_is_found_and_blocked(
+    settings: Settings, inspection: Inspection
+) -> None:
+    # %67 is "g": the escape must not hide the token, and since the masked path could not
+    # be sent as the client spelt it, the request is blocked rather than sent.
+    flow = _ai_flow("api.openai.com", "openai-api", path=f"/v1/files/%67{GITHUB[1:]}")
+    _through_the_addons(settings, inspection, flow)
+    assert flow.response is not None and flow.response.status_code == 403
+    decision = state_of(flow).decision
+    assert decision is not None and decision.action == "block"
+    assert decision.reason.startswith("unredactable")
+    event = detection_event(flow, state_of(flow).match)  # type: ignore[arg-type]
+    assert GITHUB[1:] not in event.path and "[REDACTED:github" in event.path
+
+
+def test_ids_in_a_path_are_not_taken_for_personal_data(
+    settings: Settings, inspection: Inspection
+) -> None:
+    # A 16-digit order id passes the Luhn check; in a path, only secrets are looked for.
+    path = "/backend-api/conversation/4539148803436467/stream"
+    flow = _ai_flow("chatgpt.com", "chatgpt", path=path)
+    _through_the_addons(settings, inspection, flow)
+    assert state_of(flow).path_scan is None and flow.request.path == path
+    assert detection_event(flow, state_of(flow).match).path == path  # type: ignore[arg-type]

@@ -50,7 +50,7 @@ ALLOWED: dict[str, set[str]] = {
     "inspection": {"dlp", "inventory"},
     "sinks": {"inventory", "metrics", "sinkconfig"},
     "alerts": {"errors", "governance", "inventory", "metrics", "rulesfile", "sinks"},
-    "logs": {"catalog", "inventory", "policy", "runtime"},
+    "logs": {"catalog", "dlp", "inspection", "inventory", "policy", "runtime"},
     "metricslabels": {"catalog", "dlp", "metrics", "policy"},
     "runtime": {"alerts", "catalog", "dlp", "errors", "filemodes", "governance", "inventory",
                 "keys", "metrics", "periodic", "policy", "settings", "sinks"},

@@ -18,11 +18,21 @@ from sqlalchemy import select
 
 from shadowlens.proxy.catalog import load_catalog
 from shadowlens.proxy.cli import main
-from shadowlens.proxy.inventory.models import Detection, LogFile, ServiceSeen, ServiceUser, UserSeen
+from shadowlens.proxy.dlp import DlpLimits
+from shadowlens.proxy.dlp import config as dlp_config
+from shadowlens.proxy.inventory.models import (
+    Detection,
+    FindingRow,
+    LogFile,
+    ServiceSeen,
+    ServiceUser,
+    UserSeen,
+)
 from shadowlens.proxy.logs import scan as scan_module
 from shadowlens.proxy.logs import state
 from shadowlens.proxy.logs.chunks import ChunkWorker, excerpt
 from shadowlens.proxy.logs.classify import LogClassifier
+from shadowlens.proxy.logs.paths import PathMasker
 from shadowlens.proxy.logs.scan import LogScanner
 from shadowlens.proxy.policy import IdentityResolver
 from shadowlens.proxy.runtime import Core
@@ -72,7 +82,8 @@ def sqlite_core(tmp_path: Path) -> Iterator[Core]:
 
 
 def _scan(core: Core, *names: str | Path, workers: int = 1, **options: object) -> LogScanner:
-    scanner = LogScanner(core, _worker(), workers=workers, **options)  # type: ignore[arg-type]
+    paths = PathMasker(lambda: dlp_config.secret_scanner(core.settings), DlpLimits())
+    scanner = LogScanner(core, _worker(), paths, workers=workers, **options)  # type: ignore[arg-type]
     try:
         for name in names:
             scanner.scan(str(name))
@@ -153,6 +164,27 @@ def test_the_register_counts_requests_users_bytes_and_times(core: Core, tmp_path
         detections = session.scalars(select(Detection)).all()
         assert sum(d.requests for d in detections) == 12
         assert len(detections) == 6  # one per hour and user
+
+
+def test_a_secret_in_a_logged_path_is_kept_masked_with_its_finding(
+    sqlite_core: Core, tmp_path: Path
+) -> None:
+    token = "ghp_" + "Zq7XyW3vB9nM2kL5pR8tH1sD4fG6jA0cE2uI"
+    log = tmp_path / "access.log"
+    log.write_text(
+        f"1764496801.200 85 192.0.2.10 TCP_MISS/200 2048 GET "
+        f"https://api.openai.com/v1/files/{token}/content bob HIER_DIRECT/162.159.140.245 -\n"
+        f"1764496802.200 85 192.0.2.11 TCP_MISS/200 2048 GET "
+        f"https://api.openai.com/v1/files/%67{token[1:]} carol HIER_DIRECT/162.159.140.245 -\n"
+    )
+    _scan(sqlite_core, log)
+    with sqlite_core.sessions() as session:
+        paths = sorted(d.path for d in session.scalars(select(Detection)))
+        findings = session.scalars(select(FindingRow)).all()
+    assert paths == ["/v1/files/[REDACTED:github-pat]", "/v1/files/[REDACTED:github-pat]/content"]
+    assert [(f.detector, f.location) for f in findings] == [("github-pat", "path")] * 2
+    stored = b"".join(p.read_bytes() for p in tmp_path.glob("i.db*"))
+    assert stored and token[1:].encode() not in stored
 
 
 def test_a_rescan_adds_nothing_and_a_grown_log_adds_only_its_new_lines(

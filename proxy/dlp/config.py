@@ -40,3 +40,14 @@ def scanner(settings: Settings) -> Scanner:
         engine=settings.dlp_engine,
         keywords=keywords(settings),
     )
+
+
+def secret_scanner(settings: Settings) -> Scanner:
+    """The secret detectors alone, on the Python engine: built at once, for a few short
+    texts (the URL paths a log scan keeps) where compiling Hyperscan would cost more."""
+    return load_scanner(
+        settings.rules_dir / "dlp",
+        fingerprint_key=fingerprint_key(settings),
+        engine="python",
+        categories={"secret"},
+    )

@@ -13,7 +13,7 @@ import contextlib
 import logging
 import re
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -422,8 +422,10 @@ def load_scanner(
     fingerprint_key: bytes,
     engine: str = "auto",
     keywords: Sequence[str] = (),
+    categories: Collection[str] | None = None,
 ) -> Scanner:
-    """Load every detector in ``dlp_dir`` and compile them for ``engine``.
+    """Load the detectors in ``dlp_dir`` (of ``categories``, or all) and compile them for
+    ``engine``.
 
     ``auto`` picks Hyperscan when the module is installed, else the Python engine;
     ``hyperscan`` fails when it is not. Raises :class:`proxy.errors.RulesError` for a bad
@@ -432,6 +434,10 @@ def load_scanner(
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, not {engine!r}")
     rules = load_rules(Path(dlp_dir), keywords)
+    detectors, blocks = rules.detectors, rules.code_blocks
+    if categories is not None:
+        detectors = tuple(d for d in detectors if d.category in categories)
+        blocks = blocks if "code" in categories else ()
     if engine == "hyperscan" or (engine == "auto" and HYPERSCAN_AVAILABLE):
-        return HyperscanScanner(rules.detectors, rules.code_blocks, fingerprint_key=fingerprint_key)
-    return Scanner(rules.detectors, rules.code_blocks, fingerprint_key=fingerprint_key)
+        return HyperscanScanner(detectors, blocks, fingerprint_key=fingerprint_key)
+    return Scanner(detectors, blocks, fingerprint_key=fingerprint_key)

@@ -13,10 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from shadowlens.proxy.cliargs import iso_time
+from shadowlens.proxy.dlp import config as dlp_config
 from shadowlens.proxy.errors import RulesError
 from shadowlens.proxy.logs.chunks import ChunkWorker, excerpt
 from shadowlens.proxy.logs.classify import LogClassifier
 from shadowlens.proxy.logs.formats import CSV_FIELDS, FORMAT_NAMES
+from shadowlens.proxy.logs.paths import PathMasker
 from shadowlens.proxy.logs.scan import CHUNK_BYTES, LogScanner, ScanReport, ServiceTotal
 from shadowlens.proxy.logs.state import ConcurrentScanError
 from shadowlens.proxy.runtime import Core, PolicyRef, load_catalog_counted
@@ -76,8 +78,9 @@ def scan_command(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     workers = max(1, args.workers) if _worth_forking(args.files) else 1
     core = Core.open(settings)
+    paths = PathMasker(lambda: dlp_config.secret_scanner(settings), dlp_config.limits(settings))
     scanner = LogScanner(
-        core, ChunkWorker(LogClassifier(catalog), identities), workers=workers,
+        core, ChunkWorker(LogClassifier(catalog), identities), paths, workers=workers,
         fmt=args.format, mapping=args.map,
         since=args.since.timestamp() if args.since else None,
     )  # fmt: skip

@@ -22,6 +22,7 @@ from shadowlens.proxy.inventory.events import DetectionEvent
 from shadowlens.proxy.logs import state
 from shadowlens.proxy.logs.chunks import ChunkResult, ChunkWorker, Group, GroupKey
 from shadowlens.proxy.logs.formats import LogFormat, detect, make_format
+from shadowlens.proxy.logs.paths import PathMasker
 from shadowlens.proxy.logs.sources import LogSource, open_source
 from shadowlens.proxy.runtime import Core
 
@@ -93,12 +94,13 @@ class LogScanner:
     """Scans logs into ``core``'s inventory; ``workers`` > 1 forks a pool (call ``close``)."""
 
     def __init__(
-        self, core: Core, worker: ChunkWorker, *, workers: int = 1, fmt: str | None = None,
-        mapping: dict[str, str] | None = None, since: float | None = None,
+        self, core: Core, worker: ChunkWorker, paths: PathMasker, *, workers: int = 1,
+        fmt: str | None = None, mapping: dict[str, str] | None = None,
+        since: float | None = None,
     ) -> None:  # fmt: skip
         global _worker
         _worker = worker
-        self.core, self.since = core, since
+        self.core, self.paths, self.since = core, paths, since
         self.fmt_name, self.mapping = fmt, mapping
         self.report = ScanReport()
         self.pool: multiprocessing.pool.Pool | None = None
@@ -213,7 +215,10 @@ class _Checkpoints:
             return
         if not self.groups and self.offset == self.position.offset:
             return
-        events = [_event(key, group, self.services[key[1]]) for key, group in self.groups.items()]
+        events = [
+            _event(key, group, self.services[key[1]], self.scanner.paths)
+            for key, group in self.groups.items()
+        ]
         with self.scanner.core.sessions.begin() as session:
             store.record_detections(session, events=events)
             state.advance(
@@ -223,9 +228,10 @@ class _Checkpoints:
         self.groups.clear()
 
 
-def _event(key: GroupKey, group: Group, service: Service) -> DetectionEvent:
+def _event(key: GroupKey, group: Group, service: Service, paths: PathMasker) -> DetectionEvent:
     """One aggregated detection: the group's requests within one hour."""
     _hour, service_id, user, groups, address, host, method, signals, client = key
+    path, findings = paths(group.path)
     return DetectionEvent(
         ts=_utc(group.first),
         client_ip=address,
@@ -237,7 +243,8 @@ def _event(key: GroupKey, group: Group, service: Service) -> DetectionEvent:
         evidence="log",
         method=method,
         host=host,
-        path=group.path,
+        path=path,
+        findings=findings,
         request_bytes=group.bytes_out,
         response_bytes=group.bytes_in,
         confidence=group.confidence,

@@ -16,6 +16,7 @@ from shadowlens.proxy.catalog.model import Service
 from shadowlens.proxy.dlp import config as dlp_config
 from shadowlens.proxy.dlp import inspect_body
 from shadowlens.proxy.dlp.pseudonym import Pseudonyms
+from shadowlens.proxy.dlp.urlpath import scan_path
 from shadowlens.proxy.inspection import scan_query
 from shadowlens.proxy.inventory import store
 from shadowlens.proxy.policy.coaching import CoachGrants
@@ -126,7 +127,9 @@ def _inspected(settings: Settings, request: RequestView) -> Inspected:
             scanner=scanner,
             limits=limits,
         )
-    return Inspected(report, scan_query(request.query, scanner=scanner, limits=limits))
+    query = scan_query(request.query, scanner=scanner, limits=limits)
+    path = scan_path(request.path.partition("?")[0], scanner=scanner, limits=limits)
+    return Inspected(report, query, path)
 
 
 def _inventory_state(settings: Settings, ref: PolicyRef) -> tuple[CoachGrants, dict[str, str]]:
@@ -163,7 +166,7 @@ def _result(
         "reason": decision.reason,
         "enforced": decision.enforced,
         "answer": verdict.answer.status if verdict.answer else None,
-        "rewritten": verdict.body is not None or verdict.query is not None,
+        "rewritten": any(p is not None for p in (verdict.body, verdict.query, verdict.path)),
     }
 
 

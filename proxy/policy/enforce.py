@@ -17,6 +17,7 @@ from shadowlens.proxy.dlp import BodyReport, Finding, redact_body, redact_text
 from shadowlens.proxy.dlp.body import RedactionError
 from shadowlens.proxy.dlp.pseudonym import Pseudonyms
 from shadowlens.proxy.dlp.redact import Replacement, mask_label
+from shadowlens.proxy.dlp.urlpath import PathScan
 from shadowlens.proxy.policy.coaching import CoachGrants, holder
 from shadowlens.proxy.policy.decide import Upload, decide
 from shadowlens.proxy.policy.model import Decision, Identity, Policy
@@ -48,27 +49,41 @@ class RequestView:
 
 @dataclass(frozen=True, slots=True)
 class Inspected:
-    """What the DLP found in the body and in each query value (by its index)."""
+    """What the DLP found in the body, in each query value (by its index) and in the path."""
 
     body: BodyReport | None = None
     query: Mapping[int, BodyReport] = dataclasses.field(default_factory=dict)
+    path: PathScan | None = None
+
+    @property
+    def url_reports(self) -> list[BodyReport]:
+        """The reports of the URL's parts: each query value's, then the path's."""
+        reports = list(self.query.values())
+        return [*reports, self.path.report] if self.path else reports
+
+    @property
+    def reports(self) -> list[BodyReport]:
+        """Every report: the body's, when there is one, then the URL's."""
+        return [self.body, *self.url_reports] if self.body else self.url_reports
 
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
-    """Forward as is, forward rewritten (``body``/``headers``/``query``), or ``answer``."""
+    """Forward as is, forward rewritten (``body``/``headers``/``query``/``path``), or
+    ``answer``."""
 
     decision: Decision
     answer: Answer | None = None
     body: bytes | None = None
     headers: tuple[tuple[str, str], ...] = ()
     query: tuple[tuple[str, str], ...] | None = None
+    path: str | None = None  # without the query string
     findings: tuple[tuple[str, str], ...] = ()  # (category, severity) the decision saw
 
 
 def upload_of(request: RequestView, inspected: Inspected) -> Upload:
     """The policy's view of what was inspected, failing closed on whatever was not."""
-    findings = [f for r in inspected.query.values() for f in r.findings]
+    findings = [f for r in inspected.url_reports for f in r.findings]
     report = inspected.body
     failure = ""
     if request.body is None:
@@ -79,7 +94,7 @@ def upload_of(request: RequestView, inspected: Inspected) -> Upload:
         findings.extend(report.findings)
         failure = "" if report.complete else _failure(report)
     if not failure:
-        failure = next((_failure(r) for r in inspected.query.values() if not r.complete), "")
+        failure = next((_failure(r) for r in inspected.url_reports if not r.complete), "")
     return Upload([(f.category, f.severity) for f in findings], failure=failure)
 
 
@@ -167,13 +182,16 @@ def _redacted(
     try:
         body, headers = _redacted_body(request, inspected.body, decision, label)
         query = _redacted_query(request, inspected.query, decision, label)
+        path = _redacted_path(inspected.path, decision, label)
     except RedactionError as exc:
         metrics.DLP_FAILURES.labels(reason="unredactable").inc()
         blocked = dataclasses.replace(decision, action="block", reason=f"unredactable: {exc}")
         return dataclasses.replace(
             verdict, decision=blocked, answer=_block(policy, request, match, blocked)
         )
-    return dataclasses.replace(verdict, body=body, headers=tuple(headers.items()), query=query)
+    return dataclasses.replace(
+        verdict, body=body, headers=tuple(headers.items()), query=query, path=path
+    )
 
 
 def _redacted_body(
@@ -209,6 +227,11 @@ def _redacted_query(
         kept = kept_findings(report.redactable, decision)
         fields[index] = (name, redact_text(value, kept, label))
     return tuple(fields)
+
+
+def _redacted_path(scan: PathScan | None, decision: Decision, label: Replacement) -> str | None:
+    kept = kept_findings(scan.report.redactable, decision) if scan else []
+    return scan.rewritten(kept, label) if scan and kept else None
 
 
 def kept_findings(findings: Sequence[Finding], decision: Decision) -> list[Finding]:

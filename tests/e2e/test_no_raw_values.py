@@ -79,6 +79,7 @@ def _plant(proxy: RunningProxy, tmp: Path) -> int:
             client.post("https://chatgpt.com/backend-api/conversation", data={"q": prompt}),
             client.post("https://api.openai.com/v1/files", data={"purpose": "assistants"},
                         files={"file": ("notes.txt", prompt.encode(), "text/plain")}),
+            client.get(f"https://api.openai.com/v1/files/{PLANTED['github']}/content"),
         ]  # fmt: skip
         client.post("https://example.com/form", data={"q": prompt})  # not AI: not recorded
     assert all(r.status_code < 500 for r in sent), [r.status_code for r in sent]
