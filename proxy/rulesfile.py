@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,15 @@ def read_rules(path: Path, schema_name: str) -> Any:
     if error is not None:
         raise RulesError(path, _entry_label(data, error), _schema_reason(error))
     return data
+
+
+def check_unique_ids(path: Path, ids: Iterable[str]) -> None:
+    """RulesError naming the first rule id that ``path`` gives twice."""
+    seen: set[str] = set()
+    for rule_id in ids:
+        if rule_id in seen:
+            raise RulesError(path, rule_id, "duplicate rule id")
+        seen.add(rule_id)
 
 
 def _entry_label(data: Any, error: jsonschema.ValidationError) -> str:

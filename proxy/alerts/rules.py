@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from shadowlens.proxy.errors import RulesError
-from shadowlens.proxy.rulesfile import read_rules
+from shadowlens.proxy.rulesfile import check_unique_ids, read_rules
 
 # What an alert of each kind is de-duplicated on, and for how long, unless the rule says.
 _DEFAULT_DEDUPE: dict[str, tuple[tuple[str, ...], int]] = {
@@ -89,11 +89,8 @@ def load_alert_rules(path: Path) -> AlertRules:
         for name, w in (data.get("webhooks") or {}).items()
     }
     rules = tuple(_rule(r) for r in data["rules"])
-    seen: set[str] = set()
+    check_unique_ids(path, (rule.id for rule in rules))
     for rule in rules:
-        if rule.id in seen:
-            raise RulesError(path, rule.id, "duplicate rule id")
-        seen.add(rule.id)
         unknown = [name for name in rule.notify if name not in webhooks]
         if unknown:
             raise RulesError(path, rule.id, f"notify names unknown webhooks: {unknown}")

@@ -22,6 +22,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 
 from shadowlens.proxy import metrics
+from shadowlens.proxy.batching import fill, take
 from shadowlens.proxy.inventory.events import DetectionEvent
 from shadowlens.proxy.inventory.journal import Journal, Segment, left_behind_batches
 from shadowlens.proxy.inventory.spool import Spool, SpoolFullError
@@ -172,7 +173,7 @@ class InventoryWriter:
         await asyncio.gather(self._task, return_exceptions=True)
         self._task = None
         if timed_out:
-            left = self._in_flight_batch + self._take(self._queue.qsize())
+            left = self._in_flight_batch + take(self._queue, self._queue.qsize())
             if self._spool is not None and left:
                 # The in-flight batch may still commit in its thread: replay is idempotent.
                 if await self._to_spool(left):
@@ -194,7 +195,9 @@ class InventoryWriter:
             first = await self._next_event()
             if first is None:
                 continue
-            batch = await self._fill([first])
+            batch = await fill(
+                self._queue, [first], size=self._batch_size, seconds=self._flush_seconds
+            )
             self._in_flight = len(batch)
             self._in_flight_batch = batch
             if self._spool is None:
@@ -206,20 +209,6 @@ class InventoryWriter:
             self._in_flight_batch = []
             for _ in batch:
                 self._queue.task_done()
-
-    async def _fill(self, batch: list[DetectionEvent]) -> list[DetectionEvent]:
-        """Top ``batch`` up from the queue; wait for more only while it is empty, and briefly."""
-        deadline = time.monotonic() + self._flush_seconds
-        while len(batch) < self._batch_size:
-            batch.extend(self._take(self._batch_size - len(batch)))
-            remaining = deadline - time.monotonic()
-            if len(batch) >= self._batch_size or remaining <= 0:
-                break
-            try:
-                batch.append(await asyncio.wait_for(self._queue.get(), remaining))
-            except TimeoutError:
-                break
-        return batch
 
     async def _next_event(self) -> DetectionEvent | None:
         """The next queued event; None after trying the spool when it is due first."""
@@ -305,12 +294,6 @@ class InventoryWriter:
             replayed += len(events)
         spool.mark_replayed(spool.read_to)  # removes the file, unless a batch came meanwhile
         return replayed
-
-    def _take(self, most: int) -> list[DetectionEvent]:
-        taken: list[DetectionEvent] = []
-        while len(taken) < most and not self._queue.empty():
-            taken.append(self._queue.get_nowait())
-        return taken
 
     async def _write_until_done(self, batch: list[DetectionEvent]) -> None:
         backoff = 0.1

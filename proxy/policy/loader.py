@@ -15,7 +15,7 @@ from shadowlens.proxy.policy.model import (
     Rule,
     TenantRestriction,
 )
-from shadowlens.proxy.rulesfile import read_rules
+from shadowlens.proxy.rulesfile import check_unique_ids, read_rules
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 AddressEntry = tuple[Network, str | None, frozenset[str]]
@@ -57,11 +57,7 @@ def load_policy(path: Path) -> Policy:
     """The validated policy in ``path``; RulesError names the file, entry and reason."""
     data = read_rules(path, "policy.schema.json")
     rules = tuple(_rule(r) for r in data["rules"])
-    seen: set[str] = set()
-    for rule in rules:
-        if rule.id in seen:
-            raise RulesError(path, rule.id, "duplicate rule id")
-        seen.add(rule.id)
+    check_unique_ids(path, (rule.id for rule in rules))
     status = data.get("status", {})
     return Policy(
         rules=rules,

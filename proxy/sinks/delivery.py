@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Protocol
 
 from shadowlens.proxy import metrics
+from shadowlens.proxy.batching import fill, take
 from shadowlens.proxy.inventory.events import DetectionEvent
 from shadowlens.proxy.inventory.spool import Spool, SpoolFullError
 from shadowlens.proxy.sinkconfig import SinkConfig
@@ -87,7 +88,7 @@ class SinkWorker:
         self._task.cancel()
         await asyncio.gather(self._task, return_exceptions=True)
         self._task = None
-        left = self._take(self._queue.qsize())
+        left = take(self._queue, self._queue.qsize())
         if left:
             await asyncio.to_thread(self._append, left)
         await asyncio.to_thread(self.transport.close)
@@ -117,17 +118,7 @@ class SinkWorker:
             batch = [await asyncio.wait_for(self._queue.get(), timeout)]
         except TimeoutError:
             return []
-        deadline = time.monotonic() + self._flush_seconds
-        while len(batch) < self._batch_size:
-            batch += self._take(self._batch_size - len(batch))
-            remaining = deadline - time.monotonic()
-            if len(batch) >= self._batch_size or remaining <= 0:
-                break
-            try:
-                batch.append(await asyncio.wait_for(self._queue.get(), remaining))
-            except TimeoutError:
-                break
-        return batch
+        return await fill(self._queue, batch, size=self._batch_size, seconds=self._flush_seconds)
 
     async def _deliver(self, batch: list[DetectionEvent]) -> bool:
         try:
@@ -191,12 +182,6 @@ class SinkWorker:
         if oldest is not None:
             lag = (datetime.now(UTC) - oldest).total_seconds()
             metrics.SINK_LAG.labels(**self.labels).set(max(0.0, lag))
-
-    def _take(self, most: int) -> list[DetectionEvent]:
-        taken: list[DetectionEvent] = []
-        while len(taken) < most and not self._queue.empty():
-            taken.append(self._queue.get_nowait())
-        return taken
 
     def _done(self, batch: list[DetectionEvent]) -> None:
         for _ in batch:
