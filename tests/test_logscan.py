@@ -34,6 +34,7 @@ from shadowlens.proxy.logs.chunks import ChunkWorker, excerpt
 from shadowlens.proxy.logs.classify import LogClassifier
 from shadowlens.proxy.logs.paths import PathMasker
 from shadowlens.proxy.logs.scan import LogScanner
+from shadowlens.proxy.logs.sources import FileSlice
 from shadowlens.proxy.policy import IdentityResolver
 from shadowlens.proxy.runtime import Core
 from shadowlens.proxy.settings import Settings
@@ -392,3 +393,13 @@ def test_the_api_serves_what_a_scan_found(core: Core, tmp_path: Path) -> None:
     assert (row["evidence"], row["signals"], row["requests"]) == ("log", ["log", "sni"], 4)
     assert row["last_ts"].startswith("2026-11-30T10:00:03")
     assert (service["requests"], service["users"]) == (4, 1)
+
+
+def test_a_log_cut_short_under_a_worker_is_an_error_not_a_short_count(tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    log.write_bytes(b"x" * 100)
+    piece = FileSlice(str(log), 10, 60)
+    assert piece.read() == b"x" * 50
+    log.write_bytes(b"x" * 30)  # rotated or truncated after the main process cut the chunk
+    with pytest.raises(OSError, match="cut short"):
+        piece.read()

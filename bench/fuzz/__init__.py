@@ -1,9 +1,10 @@
 """Fuzzing: the Hypothesis properties at length, then coverage-guided harnesses (atheris).
 
 ``python -m bench fuzz [--examples 10000] [--seconds 300]`` runs every Hypothesis fuzz test
-in ``tests/hostile`` with ``--examples`` examples each, then each atheris harness here for
-``--seconds`` under libFuzzer. Each harness module exposes ``one_input(data)``, which raises
-only on a bug; ``python -m bench.fuzz NAME [libFuzzer flags]`` runs one.
+in ``tests/hostile`` (and the log prefilter's) with ``--examples`` examples each, then each
+atheris harness here for ``--seconds`` under libFuzzer. Each harness module exposes
+``one_input(data)``, which raises only on a bug; ``python -m bench.fuzz NAME [libFuzzer
+flags]`` runs one.
 """
 
 from __future__ import annotations
@@ -17,7 +18,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 HARNESSES = ("multipart", "jsonpos")
-FUZZ_TESTS = ("tests/hostile", "tests/security/test_api_schemathesis.py")
+FUZZ_TESTS = (
+    "tests/hostile",
+    "tests/test_logscan_prefilter.py",
+    "tests/security/test_api_schemathesis.py",
+)
 
 
 def run_harness(name: str, seconds: int, corpus: Path) -> int:

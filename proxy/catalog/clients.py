@@ -38,6 +38,10 @@ class ClientMatcher:
     def __len__(self) -> int:
         return len(self._clients)
 
+    def keywords(self) -> frozenset[str]:
+        """What every User-Agent that :meth:`match` recognises contains, lower case."""
+        return frozenset(client.keyword for client in self._clients)
+
     def match(self, user_agent: str) -> Client | None:
         """The first client whose keyword and regex both match ``user_agent``, if any."""
         if not user_agent:

@@ -90,6 +90,11 @@ class HostIndex:
                 return match
         return None
 
+    def suffix_keys(self) -> frozenset[str]:
+        """Every suffix a domain, host pattern or request signature sits on: a host that
+        holds none of them is not AI."""
+        return frozenset({*self._by_domain, *self._patterns, *self._signatures})
+
     def has_signatures(self, host: str) -> bool:
         """True when a request signature sits on ``host``: then its path and headers matter."""
         return any(s in self._signatures for s in suffixes(normalize_host(host)))

@@ -1,9 +1,10 @@
 """One chunk of a log, read and classified: the work each core does.
 
-A chunk is a run of whole lines. Where the format offers fast keys (one regex over the
-chunk), only the lines whose host (and User-Agent) could be AI are parsed; the rest are
-counted. Matches are added up per hour, user, address, host and signal, so a chunk of a
-million lines comes back as a few hundred rows.
+A chunk is a run of whole lines. Where the format offers a fast pattern, one Hyperscan pass
+(:mod:`proxy.logs.prefilter`) checks every line's shape and finds the lines whose host (and
+User-Agent) could be AI; only those are parsed, the rest are counted. Without Hyperscan, one
+``re`` pass takes each line's host instead. Matches are added up per hour, user, address,
+host and signal, so a chunk of a million lines comes back as a few hundred rows.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ from typing import Any
 from shadowlens.proxy.catalog import Match, Service
 from shadowlens.proxy.logs.classify import LogClassifier
 from shadowlens.proxy.logs.formats import LogFormat
+from shadowlens.proxy.logs.prefilter import Prefilter, available
 from shadowlens.proxy.logs.records import Record
 from shadowlens.proxy.policy import IdentityResolver
 
 BAD_LINES_SHOWN = 5
+_UNREADABLE = (ValueError, KeyError, IndexError, OverflowError)  # what a parser raises
 
 # (hour, service, user, groups, client address, host, method, signals, client)
 GroupKey = tuple[int, str, str, str, str, str, str, str, str]
@@ -60,6 +63,8 @@ class ChunkResult:
     tail_ok: bool = True  # the chunk's unterminated last line was read (or there is none)
     tail_bytes: int = 0  # that line's length: an unread one is read again by the next scan
     groups: dict[GroupKey, Group] = field(default_factory=dict)
+    # The services of the groups that this worker had not announced yet: the main process
+    # takes results in order, so it has each one before any group that needs it.
     services: dict[str, Service] = field(default_factory=dict)
 
 
@@ -71,9 +76,20 @@ class ChunkWorker:
         self.identities = identities
         self._may_be_ai: dict[Any, bool] = {}
         self._people: dict[tuple[str, str], tuple[str, str]] = {}
+        self._prefilters: dict[bytes, Prefilter] = {}  # by fast pattern, built on first use
+        self.prefilter = available()
+        self.announced: set[str] = set()  # services sent with a result already
+
+    def start(self) -> None:
+        """Begin a scan: every service is announced again."""
+        self.announced.clear()
 
     def run(self, fmt: LogFormat, chunk: bytes, since: float | None) -> ChunkResult:
         """Read every line of ``chunk`` (whole lines, except perhaps the last)."""
+        if self.prefilter and fmt.fast is not None and chunk.endswith(b"\n"):
+            starts = self._prefilter(fmt.fast).lines(chunk)
+            if starts is not None:
+                return self._run_lines(fmt, chunk, starts, since)
         result = ChunkResult()
         lines = chunk.split(b"\n")
         if lines[-1] == b"":
@@ -90,6 +106,29 @@ class ChunkWorker:
         else:
             for index, line in enumerate(lines):
                 self._line(fmt, line, index, since, result, counted=False)
+        return result
+
+    def _prefilter(self, fast: re.Pattern[bytes]) -> Prefilter:
+        if (prefilter := self._prefilters.get(fast.pattern)) is None:
+            prefilter = Prefilter(self.classifier.catalog, fast.pattern, with_agent=fast.groups > 1)
+            self._prefilters[fast.pattern] = prefilter
+        return prefilter
+
+    def _run_lines(
+        self, fmt: LogFormat, chunk: bytes, starts: list[int], since: float | None
+    ) -> ChunkResult:
+        """A chunk of well-formed lines: only those starting at ``starts`` are read."""
+        result = ChunkResult()
+        result.lines = result.parsed = chunk.count(b"\n")
+        for start in starts:
+            line = _text(chunk[start : chunk.index(b"\n", start)]).rstrip("\r")
+            try:
+                record = None if fmt.header(line) else fmt.parse(line)
+            except _UNREADABLE as exc:
+                self._bad(result, chunk.count(b"\n", 0, start), line, exc, counted=True)
+                continue
+            if record is not None and (since is None or record.ts >= since):
+                self._add(record, result)
         return result
 
     def _wanted_keys(self, keys: list[Any]) -> set[Any]:
@@ -113,13 +152,8 @@ class ChunkWorker:
         line = _text(raw).rstrip("\r")
         try:
             record = None if fmt.header(line) else fmt.parse(line)
-        except (ValueError, KeyError, IndexError, OverflowError) as exc:
-            result.parsed -= counted
-            result.skipped += 1
-            if index == result.lines - 1:
-                result.tail_ok = False
-            if len(result.bad) < BAD_LINES_SHOWN:
-                result.bad.append((index, f"{excerpt(line)}  ({exc})"))
+        except _UNREADABLE as exc:
+            self._bad(result, index, line, exc, counted=counted)
             return
         if index == result.lines - 1:
             result.tail_ok = True
@@ -128,6 +162,17 @@ class ChunkWorker:
         result.parsed += not counted
         if since is None or record.ts >= since:
             self._add(record, result)
+
+    def _bad(
+        self, result: ChunkResult, index: int, line: str, exc: Exception, *, counted: bool
+    ) -> None:
+        """Count a line that does not read; keep the first few, with their reason."""
+        result.parsed -= counted
+        result.skipped += 1
+        if index == result.lines - 1:
+            result.tail_ok = False
+        if len(result.bad) < BAD_LINES_SHOWN:
+            result.bad.append((index, f"{excerpt(line)}  ({exc})"))
 
     def _add(self, record: Record, result: ChunkResult) -> None:
         match = self.classifier.classify(record)
@@ -143,7 +188,9 @@ class ChunkWorker:
         if group is None:
             result.groups[key] = Group(ts, ts, 1, record.bytes_out, record.bytes_in, record.path,
                                        match.confidence)  # fmt: skip
-            result.services[match.service.id] = match.service
+            if match.service.id not in self.announced:
+                self.announced.add(match.service.id)
+                result.services[match.service.id] = match.service
             return
         if ts < group.first:
             group.first = ts

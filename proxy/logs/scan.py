@@ -1,7 +1,9 @@
 """``logs scan``: read logs in chunks over the cores, classify, and add them to the inventory.
 
 The main process reads and decompresses, cuts whole-line chunks and hands them to a pool of
-worker processes (forked, so they share the catalog already loaded). Results come back in
+worker processes (forked, so they share the catalog already loaded): of a plain file, only
+where each chunk starts and ends (the worker reads it again); of stdin or a compressed
+file, the bytes. Results come back in
 order, are added up per hour, service, user, address and host, and are written as
 aggregated detections through the writer's own bulk insert, with the log's new offset in the
 same transaction: a scan stopped halfway resumes where its last write ended.
@@ -23,7 +25,7 @@ from shadowlens.proxy.logs import state
 from shadowlens.proxy.logs.chunks import ChunkResult, ChunkWorker, Group, GroupKey
 from shadowlens.proxy.logs.formats import LogFormat, detect, make_format
 from shadowlens.proxy.logs.paths import PathMasker
-from shadowlens.proxy.logs.sources import LogSource, open_source
+from shadowlens.proxy.logs.sources import FileSlice, LogSource, open_source
 from shadowlens.proxy.runtime import Core
 
 CHUNK_BYTES = 4 << 20
@@ -33,9 +35,12 @@ FLUSH_GROUPS = 50_000  # aggregated rows held before they are written
 _worker: ChunkWorker | None = None  # this process's worker; forked into the pool
 
 
-def _run_chunk(fmt: LogFormat, chunk: bytes, since: float | None) -> ChunkResult:
+Piece = bytes | FileSlice  # a chunk of whole lines, or where a worker reads one
+
+
+def _run_chunk(fmt: LogFormat, piece: Piece, since: float | None) -> ChunkResult:
     assert _worker is not None
-    return _worker.run(fmt, chunk, since)
+    return _worker.run(fmt, piece.read() if isinstance(piece, FileSlice) else piece, since)
 
 
 @dataclass
@@ -100,9 +105,11 @@ class LogScanner:
     ) -> None:  # fmt: skip
         global _worker
         _worker = worker
+        worker.start()
         self.core, self.paths, self.since = core, paths, since
         self.fmt_name, self.mapping = fmt, mapping
         self.report = ScanReport()
+        self.services: dict[str, Service] = {}  # every service the workers announced
         self.pool: multiprocessing.pool.Pool | None = None
         self.workers = workers
         if workers > 1:  # before any thread exists: fork copies only the calling thread
@@ -139,12 +146,15 @@ class LogScanner:
             report.note = "shorter than when last scanned: nothing new read"
             return report
         writer = _Checkpoints(self, source.name, fmt.name, head, position)
-        pieces = _pieces(source, head[start:], start, fmt)
+        chunks = _pieces(source, head[start:], start, fmt)
+        pieces: Iterator[tuple[Piece, int]] = chunks
+        if source.plain_file:  # the workers read it again (from the page cache), not a pipe
+            pieces = ((FileSlice(source.name, end - len(chunk), end), end) for chunk, end in chunks)
         for result, end in self._results(fmt, pieces):
             self._merge(report, result, position.lines + report.lines)
             writer.add(result, end if result.tail_ok else end - result.tail_bytes)
             report.lines += result.lines
-            progress(source.position(), source.size)
+            progress(end if source.plain_file else source.position(), source.size)
         writer.flush(force=True)
         return report
 
@@ -162,7 +172,7 @@ class LogScanner:
         return fmt
 
     def _results(
-        self, fmt: LogFormat, pieces: Iterator[tuple[bytes, int]]
+        self, fmt: LogFormat, pieces: Iterator[tuple[Piece, int]]
     ) -> Iterator[tuple[ChunkResult, int]]:
         if self.pool is None:
             for chunk, end in pieces:
@@ -184,7 +194,8 @@ class LogScanner:
         for index, text in result.bad:
             if len(report.bad) < 5:
                 report.bad.append((lines_before + index + 1, text))
-        self.report.add(result.groups, result.services)
+        self.services.update(result.services)
+        self.report.add(result.groups, self.services)
 
 
 class _Checkpoints:
@@ -196,7 +207,6 @@ class _Checkpoints:
         self.scanner, self.name, self.fmt, self.head = scanner, name, fmt, head
         self.position = position
         self.groups: dict[GroupKey, Group] = {}
-        self.services: dict[str, Service] = {}
         self.offset, self.lines = position.offset, position.lines
 
     def add(self, result: ChunkResult, offset: int) -> None:
@@ -205,7 +215,6 @@ class _Checkpoints:
                 self.groups[key] = group
             else:
                 known.add(group)
-        self.services.update(result.services)
         self.offset = offset
         self.lines += result.lines - (not result.tail_ok)
         self.flush(force=False)
@@ -216,7 +225,7 @@ class _Checkpoints:
         if not self.groups and self.offset == self.position.offset:
             return
         events = [
-            _event(key, group, self.services[key[1]], self.scanner.paths)
+            _event(key, group, self.scanner.services[key[1]], self.scanner.paths)
             for key, group in self.groups.items()
         ]
         with self.scanner.core.sessions.begin() as session:

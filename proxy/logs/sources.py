@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,11 @@ class LogSource:
     stream: BinaryIO
     size: int | None  # bytes of the file on disk, for progress; None for stdin
     compressed: bool
+
+    @property
+    def plain_file(self) -> bool:
+        """A file on disk read as it is: workers can read their slices of it themselves."""
+        return self.size is not None and not self.compressed
 
     def position(self) -> int:
         """How far into the file on disk reading has come (for progress)."""
@@ -48,6 +54,24 @@ class LogSource:
         self.stream.close()
         if self.raw is not sys.stdin.buffer:
             self.raw.close()
+
+
+@dataclass(frozen=True, slots=True)
+class FileSlice:
+    """Whole lines of a plain log, ``start`` to ``end``: a worker reads them itself, so the
+    bytes do not go through a pipe."""
+
+    path: str
+    start: int
+    end: int
+
+    def read(self) -> bytes:
+        """The slice's bytes; OSError when the file no longer holds them all."""
+        with Path(self.path).open("rb") as handle:
+            data = os.pread(handle.fileno(), self.end - self.start, self.start)
+        if len(data) != self.end - self.start:
+            raise OSError(f"{self.path} was cut short while it was read")
+        return data
 
 
 def open_source(name: str, stdin: BinaryIO | None = None) -> LogSource:
