@@ -59,6 +59,10 @@ BENCHES = (
     Bench("api", "API latency", ("bench/inventory_bench.py", "api"),
           ("--detections", "100000", "--requests", "50"),
           ("--detections", "5000000", "--requests", "200")),
+    Bench("sinks", "SIEM sinks", ("bench/sink_bench.py",),
+          ("--events", "5000", "--rounds", "3"), ("--events", "20000", "--rounds", "5")),
+    Bench("logscan", "Log discovery (logs scan)", ("bench/logscan_bench.py",),
+          ("--lines", "200000", "--runs", "1"), ("--lines", "2000000", "--runs", "3")),
     Bench("soak", "Soak", ("-m", "bench", "soak"),
           ("--clients", "36", "--seconds", "20"), ("--clients", "300", "--seconds", "300")),
 )  # fmt: skip
@@ -114,12 +118,32 @@ def render(outcomes: list[Outcome], command: str, facts: list[tuple[str, str]]) 
     lines = [BEGIN, "", "## Latest run", "", f"Command: `{command}`", "", "| machine | |"]
     lines += ["| --- | --- |", *(f"| {k} | {v} |" for k, v in facts), ""]
     for outcome in outcomes:
-        lines += [f"### {outcome.bench.title}", "", f"`{_shown(outcome.argv)}`"]
-        if outcome.status == 0:
-            lines += [f"({outcome.seconds:.0f} s)", "", *_as_markdown(outcome.stdout)]
-        else:
-            lines += ["", f"Did not run: {_reason(outcome)}", ""]
+        lines += _section(outcome)
     return "\n".join([*lines, END])
+
+
+def render_some(
+    previous: str, outcomes: list[Outcome], command: str, facts: list[tuple[str, str]]
+) -> str:
+    """The generated part with only ``outcomes``' sections replaced, each saying when and
+    how it was run; the machine table and the other sections stay the last full run's."""
+    head, *parts = previous.removesuffix(END).split("\n### ")
+    sections = {part.partition("\n")[0]: f"### {part}".strip("\n") for part in parts}
+    facts_of = dict(facts)
+    for outcome in outcomes:
+        note = (f"Run alone: `{command}`, {facts_of['date']}, commit {facts_of['commit']}, "
+                f"load average {facts_of['load average at start']}.")  # fmt: skip
+        section = _section(outcome)
+        sections[outcome.bench.title] = "\n".join([*section[:4], "", note, *section[4:]]).strip()
+    kept = [sections[b.title] for b in BENCHES if b.title in sections]
+    return "\n\n".join([head.rstrip("\n"), *kept, END])
+
+
+def _section(outcome: Outcome) -> list[str]:
+    lines = [f"### {outcome.bench.title}", "", f"`{_shown(outcome.argv)}`"]
+    if outcome.status == 0:
+        return [*lines, f"({outcome.seconds:.0f} s)", "", *_as_markdown(outcome.stdout)]
+    return [*lines, "", f"Did not run: {_reason(outcome)}", ""]
 
 
 def _shown(argv: list[str]) -> str:
@@ -165,7 +189,11 @@ def main(argv: list[str]) -> int:
     chosen = [b for b in BENCHES if args.only is None or b.name in args.only]
     outcomes = [run(bench, full=args.full) for bench in chosen]
     command = " ".join(["python -m bench", *argv])
-    generated = render(outcomes, command, facts)
+    if args.only is not None and BEGIN in BENCHMARKS_MD.read_text():
+        previous = BEGIN + BENCHMARKS_MD.read_text().split(BEGIN, 1)[1].split(END, 1)[0] + END
+        generated = render_some(previous, outcomes, command, facts)
+    else:
+        generated = render(outcomes, command, facts)
     if args.no_write:
         print(generated)
     else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import NamedTuple
 from urllib.parse import unquote
 
@@ -45,6 +46,7 @@ def count(value: str) -> int:
     return number
 
 
+@lru_cache(maxsize=1 << 16)  # the same endpoints recur line after line
 def split_url(url: str, method: str) -> tuple[str, str]:
     """(host, path) of a proxy log's URL: absolute, ``host:port`` (CONNECT) or a bare host."""
     url = field(url)
@@ -60,6 +62,7 @@ def split_url(url: str, method: str) -> tuple[str, str]:
 _PORT = re.compile(r":\d*\Z")
 
 
+@lru_cache(maxsize=1 << 16)
 def host_of(authority: str) -> str:
     """The host of ``[user@]host[:port]``, IPv6 brackets kept off, lower case."""
     host = authority.rpartition("@")[2].strip().lower()
