@@ -34,7 +34,7 @@ ZEEK_FIELDS = "#fields\tts\tuid\tid.orig_h\tmethod\thost\turi\tuser_agent\tusern
 
 def _worker(*, prefilter: bool) -> ChunkWorker:
     worker = ChunkWorker(LogClassifier(CATALOG), IdentityResolver())
-    worker.prefilter = prefilter
+    worker.use_prefilter = prefilter
     return worker
 
 
