@@ -284,12 +284,13 @@ def test_a_secret_in_the_path_is_masked_before_it_is_sent_and_in_the_record(
     assert GITHUB not in finding.preview and event.action == "redact"
 
 
+@pytest.mark.parametrize("escaped", ["%67", "%2567", "%252567"])
 def test_a_percent_encoded_secret_in_the_path_is_found_and_blocked(
-    settings: Settings, inspection: Inspection
+    settings: Settings, inspection: Inspection, escaped: str
 ) -> None:
-    # %67 is "g": the escape must not hide the token, and since the masked path could not
-    # be sent as the client spelt it, the request is blocked rather than sent.
-    flow = _ai_flow("api.openai.com", "openai-api", path=f"/v1/files/%67{GITHUB[1:]}")
+    # %67 is "g" (and %2567 is %67): no escape may hide the token, and since the masked path
+    # could not be sent as the client spelt it, the request is blocked rather than sent.
+    flow = _ai_flow("api.openai.com", "openai-api", path=f"/v1/files/{escaped}{GITHUB[1:]}")
     _through_the_addons(settings, inspection, flow)
     assert flow.response is not None and flow.response.status_code == 403
     decision = state_of(flow).decision

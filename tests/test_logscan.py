@@ -177,13 +177,16 @@ def test_a_secret_in_a_logged_path_is_kept_masked_with_its_finding(
         f"https://api.openai.com/v1/files/{token}/content bob HIER_DIRECT/162.159.140.245 -\n"
         f"1764496802.200 85 192.0.2.11 TCP_MISS/200 2048 GET "
         f"https://api.openai.com/v1/files/%67{token[1:]} carol HIER_DIRECT/162.159.140.245 -\n"
+        f"1764496803.200 85 192.0.2.12 TCP_MISS/200 2048 GET "
+        f"https://api.openai.com/v1/files/%2567{token[1:]} dave HIER_DIRECT/162.159.140.245 -\n"
     )
     _scan(sqlite_core, log)
     with sqlite_core.sessions() as session:
         paths = sorted(d.path for d in session.scalars(select(Detection)))
         findings = session.scalars(select(FindingRow)).all()
-    assert paths == ["/v1/files/[REDACTED:github-pat]", "/v1/files/[REDACTED:github-pat]/content"]
-    assert [(f.detector, f.location) for f in findings] == [("github-pat", "path")] * 2
+    masked = "/v1/files/[REDACTED:github-pat]"
+    assert paths == [masked, masked, masked + "/content"]
+    assert [(f.detector, f.location) for f in findings] == [("github-pat", "path")] * 3
     stored = b"".join(p.read_bytes() for p in tmp_path.glob("i.db*"))
     assert stored and token[1:].encode() not in stored
 

@@ -18,6 +18,7 @@ from shadowlens.proxy.dlp.redact import Replacement, mask_label, redact_text
 
 LOCATION = "path"
 KEPT_CATEGORIES = frozenset({"secret", "limit"})
+DECODE_ROUNDS = 4  # ``%2567`` is ``%67`` once decoded, and ``g`` twice
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +26,7 @@ class PathScan:
     """The secrets of one path (without its query); the findings' spans index ``text``."""
 
     report: BodyReport
-    text: str  # the path as scanned: percent-decoded when it held an escape
+    text: str  # the path as scanned: percent-decoded until no escape is left
     decoded: bool  # ``text`` is not the path as sent, so spans cannot be masked in place
 
     def masked(self) -> str:
@@ -43,9 +44,14 @@ class PathScan:
 def scan_path(path: str, *, scanner: Scanner, limits: DlpLimits) -> PathScan | None:
     """The secrets in ``path`` (no query string), or None when it holds none.
 
-    A path with a percent escape is scanned decoded, so an escape hides nothing.
+    A path with a percent escape is scanned decoded, as often as it takes, so no escape (nor
+    an escaped escape) hides a secret from the scan or from the path the inventory keeps.
     """
-    text = unquote(path, errors="replace") if "%" in path else path
+    text = path
+    for _ in range(DECODE_ROUNDS):
+        if "%" not in text or (decoded := unquote(text, errors="replace")) == text:
+            break
+        text = decoded
     report = inspect_text(text, scanner=scanner, limits=limits, location=LOCATION)
     kept = [f for f in report.findings if f.category in KEPT_CATEGORIES]
     if not kept and report.complete:
