@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from mitmproxy import http
 
+from shadowlens.addons.flowevents import request_path
 from shadowlens.addons.flowstate import KEY, FlowState
 from shadowlens.proxy import metrics
 from shadowlens.proxy.dlp import (
@@ -39,7 +40,7 @@ class Inspection:
         if state is None or not (state.match or state.candidate):
             return
         # On the headers, so a decision taken before the body is read sees it too.
-        path = flow.request.path.partition("?")[0]
+        path = request_path(flow.request)
         state.path_scan = scan_path(path, scanner=self.scanner, limits=self.limits)
         if state.path_scan is not None:
             self._count(state.path_scan.report)

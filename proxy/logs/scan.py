@@ -3,10 +3,10 @@
 The main process reads and decompresses, cuts whole-line chunks and hands them to a pool of
 worker processes (forked, so they share the catalog already loaded): of a plain file, only
 where each chunk starts and ends (the worker reads it again); of stdin or a compressed
-file, the bytes. Results come back in
-order, are added up per hour, service, user, address and host, and are written as
-aggregated detections through the writer's own bulk insert, with the log's new offset in the
-same transaction: a scan stopped halfway resumes where its last write ended.
+file, the bytes. Results come back in order, are added up per hour, service, user, address
+and host, and are written as aggregated detections through the writer's own bulk insert,
+with the log's new offset in the same transaction: a scan stopped halfway resumes where its
+last write ended.
 """
 
 from __future__ import annotations
