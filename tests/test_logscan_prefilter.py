@@ -106,6 +106,24 @@ def test_zeek_user_agents_of_ai_clients_are_read() -> None:
     assert len(result.groups) >= 2  # the two SDKs mark unknown LLM endpoints
 
 
+def test_a_user_agent_column_before_the_host_column_is_read_too() -> None:
+    fmt = ZeekTsv()
+    fmt.header("#fields\tts\tuid\tid.orig_h\tmethod\tuser_agent\turi\thost\tusername")
+    lines = [
+        f"{1796032800 + i}.0\tC{i}\t10.0.0.{i}\tPOST\t{agent}\t/v1/chat\tllm{i}.lab.example\t-"
+        for i, agent in enumerate(["OpenAI/Python 1.54.0", "Mozilla/5.0", "Anthropic/Python 0.4"])
+    ]
+    chunk = "\n".join(lines).encode() + b"\n"
+    result = _same_both_ways(fmt, chunk)
+    every_line = ZeekTsv(columns=fmt.columns)  # no fast pattern: every line parsed
+    assert {k: astuple(g) for k, g in _read(every_line, chunk, prefilter=False).groups.items()} == {
+        k: astuple(g) for k, g in result.groups.items()
+    }
+    assert sorted(key[1] for key in result.groups) == [
+        "unknown-llm-endpoint:llm0.lab.example", "unknown-llm-endpoint:llm2.lab.example",
+    ]  # fmt: skip
+
+
 def test_the_shape_of_each_fast_pattern() -> None:
     line, prefix, cell = _shape(Squid.fast.pattern)
     assert cell == rb"[^/ \n]" and prefix.endswith(rb"(?:[A-Za-z]+://)?")
@@ -142,16 +160,24 @@ _AGENTS = st.sampled_from([*sorted(CATALOG.clients.keywords()), "Mozilla/5.0", "
 
 
 @fuzz
-@given(rows=st.lists(st.tuples(_NOISE, _HOST_PARTS, _AGENTS, _NOISE, st.booleans()), max_size=30))
+@given(
+    rows=st.lists(st.tuples(_NOISE, _HOST_PARTS, _AGENTS, _NOISE, st.booleans()), max_size=30),
+    agent_first=st.booleans(),
+)
 def test_any_zeek_host_and_agent_reads_the_same(
-    rows: list[tuple[str, str, str, str, bool]],
+    rows: list[tuple[str, str, str, str, bool]], agent_first: bool
 ) -> None:
+    names = ZEEK_FIELDS.split("\t")[1:]
+    if agent_first:
+        names.remove("user_agent")
+        names.insert(names.index("host"), "user_agent")
     fmt = ZeekTsv()
-    fmt.header(ZEEK_FIELDS)
+    fmt.header("\t".join(["#fields", *names]))
     lines = []
     for i, (before, host, agent, after, upper) in enumerate(rows):
-        agent = agent.upper() if upper else agent
-        cells = [f"{1796032800 + i}.0", f"C{i}", "10.0.0.1", "POST", before + host + after, "/v1",
-                 f"x {agent}/1.0{after}", "-"]  # fmt: skip
-        lines.append("\t".join(c.replace("\t", "") for c in cells))
+        cells = {"ts": f"{1796032800 + i}.0", "uid": f"C{i}", "id.orig_h": "10.0.0.1",
+                 "method": "POST", "host": before + host + after, "uri": "/v1",
+                 "user_agent": f"x {agent.upper() if upper else agent}/1.0{after}",
+                 "username": "-"}  # fmt: skip
+        lines.append("\t".join(cells[name].replace("\t", "") for name in names))
     _same_both_ways(fmt, "\n".join(lines).encode() + b"\n")

@@ -87,7 +87,7 @@ class ChunkWorker:
     def run(self, fmt: LogFormat, chunk: bytes, since: float | None) -> ChunkResult:
         """Read every line of ``chunk`` (whole lines, except perhaps the last)."""
         if self.use_prefilter and fmt.fast is not None and chunk.endswith(b"\n"):
-            starts = self._prefilter(fmt.fast).lines(chunk)
+            starts = self._prefilter(fmt.fast, fmt.host_group).lines(chunk)
             if starts is not None:
                 return self._run_lines(fmt, chunk, starts, since)
         result = ChunkResult()
@@ -108,9 +108,10 @@ class ChunkWorker:
                 self._line(fmt, line, index, since, result, counted=False)
         return result
 
-    def _prefilter(self, fast: re.Pattern[bytes]) -> Prefilter:
+    def _prefilter(self, fast: re.Pattern[bytes], host_group: int) -> Prefilter:
         if (prefilter := self._prefilters.get(fast.pattern)) is None:
-            prefilter = Prefilter(self.classifier.catalog, fast.pattern, with_agent=fast.groups > 1)
+            prefilter = Prefilter(self.classifier.catalog, fast.pattern, host_group=host_group,
+                                  with_agent=fast.groups > 1)  # fmt: skip
             self._prefilters[fast.pattern] = prefilter
         return prefilter
 

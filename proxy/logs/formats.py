@@ -27,6 +27,7 @@ class LogFormat:
 
     name: ClassVar[str]
     fast: re.Pattern[bytes] | None = None  # per valid line, the classification key
+    host_group: int = 0  # which of ``fast``'s groups is the host (the other, the User-Agent)
 
     def header(self, line: str) -> bool:
         """True when ``line`` is a header or comment (and take what it says)."""
@@ -130,6 +131,7 @@ class ZeekTsv(LogFormat):
     separator: str = "\t"
     columns: dict[str, int] = field(default_factory=dict)
     fast: re.Pattern[bytes] | None = None
+    host_group: int = 0
 
     def header(self, line: str) -> bool:
         if not line.startswith("#"):
@@ -143,14 +145,22 @@ class ZeekTsv(LogFormat):
             self.fast = self._fast()
         return True
 
+    def fast_keys(self, chunk: bytes) -> list[Any] | None:
+        keys = super().fast_keys(chunk)
+        if keys is None or not self.host_group:
+            return keys
+        return [(host, agent) for agent, host in keys]  # the key is (host, agent)
+
     def _fast(self) -> re.Pattern[bytes] | None:
-        """Captures the host (then the user agent) cell of every data line of a tab log."""
+        """Captures the host and user agent cells of every data line of a tab log, in the
+        order of their columns (``host_group`` says which is the host)."""
         host = self.columns.get("host", self.columns.get("server_name"))
         agent = self.columns.get("user_agent")
         if self.separator != "\t" or host is None or "query" in self.columns:
             return None  # every DNS line is a query: none can be passed over unread
         cell = rb"[^\t\n]*"
-        captured = [host] if agent is None or agent < host else [host, agent]
+        captured = sorted(c for c in (host, agent) if c is not None)
+        self.host_group = captured.index(host)
         pattern, at = rb"^", 0
         for i in captured:
             pattern += (cell + rb"\t") * (i - at) + rb"(" + cell + rb")"

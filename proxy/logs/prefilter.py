@@ -35,10 +35,12 @@ _CAPTURE = re.compile(rb"\\.|\[(?:\\.|[^\]\\])*\]|\((?!\?)")  # escapes, classes
 class Prefilter:
     """The lines of a chunk worth reading in full, for one format's ``fast`` pattern."""
 
-    def __init__(self, catalog: HostIndex, fast: bytes, *, with_agent: bool) -> None:
+    def __init__(
+        self, catalog: HostIndex, fast: bytes, *, host_group: int = 0, with_agent: bool
+    ) -> None:
         if _hs is None:
             raise RuntimeError("the hyperscan module is not installed")
-        line, prefix, cell = _shape(fast)
+        line, prefix, cell = _shape(fast, host_group)
         end = b"[" + cell[2:]  # the negated class's complement: where the host cell ends
         literals = set(catalog.suffix_keys())
         if with_agent:
@@ -84,17 +86,17 @@ def available() -> bool:
     return _hs is not None
 
 
-def _shape(fast: bytes) -> tuple[bytes, bytes, bytes]:
+def _shape(fast: bytes, host_group: int = 0) -> tuple[bytes, bytes, bytes]:
     """(a line without anchors or captures, the part before the host, the host's character
-    class) of a ``^…([^…]*)…$`` pattern whose first group is the host cell."""
+    class) of a ``^…([^…]*)…$`` pattern whose group ``host_group`` is the host cell."""
     if not (fast.startswith(b"^") and fast.endswith(b"$")):
         raise ValueError("a fast pattern is anchored at both ends")
     body = fast[1:-1]
     opens = [m.start() for m in _CAPTURE.finditer(body) if m.group() == b"("]
-    if not opens:
+    if len(opens) <= host_group:
         raise ValueError("a fast pattern captures the host")
-    prefix = body[: opens[0]]
-    cell = body[opens[0] + 1 :].partition(b")")[0]
+    prefix = _non_capturing(body[: opens[host_group]])
+    cell = body[opens[host_group] + 1 :].partition(b")")[0]
     if not (cell.startswith(b"[^") and cell.endswith(b"]*") and b"]" not in cell[2:-2]):
         raise ValueError(f"the host cell is a negated class, not {cell!r}")
     return _non_capturing(body), prefix, cell[:-1]
