@@ -1,4 +1,4 @@
-"""Inspection: scan uploads to AI services for sensitive data; only small plain ones on the loop."""
+"""Inspection: scan uploads to AI services for sensitive data, in scan workers where there are."""
 
 from __future__ import annotations
 
@@ -20,8 +20,14 @@ from shadowlens.proxy.dlp import (
     quick_to_scan,
 )
 from shadowlens.proxy.dlp.body import QUICK_BYTES
+from shadowlens.proxy.dlp.engine import ScannerRecipe
+from shadowlens.proxy.dlp.scanpool import ScanPool
 from shadowlens.proxy.dlp.urlpath import scan_path
 from shadowlens.proxy.inspection import scan_query
+
+# Smaller uploads are scanned on the event loop even when workers run: handing one to a
+# worker costs the loop about as much as scanning it (BENCHMARKS.md, "Scan workers").
+WORKER_MIN_BYTES = 1024
 
 
 class Inspection:
@@ -29,11 +35,32 @@ class Inspection:
 
     What to do about the findings is the policy's call (addons/enforcement.py); a body that
     was not held, or not fully scanned, is marked so the policy can fail closed.
+
+    Uploads over ``WORKER_MIN_BYTES`` go to the scan workers (``pool``) when one is ready;
+    the rest, and all while none is, are scanned here: small plain ones on the event loop,
+    others in a thread.
     """
 
-    def __init__(self, scanner: Scanner, limits: DlpLimits) -> None:
+    def __init__(
+        self, scanner: Scanner, limits: DlpLimits, *, pool: ScanPool | None = None
+    ) -> None:
         self.scanner = scanner
         self.limits = limits
+        self.pool = pool
+
+    def running(self) -> None:
+        if self.pool is not None:
+            self.pool.start()
+
+    async def done(self) -> None:
+        if self.pool is not None:
+            await self.pool.close()
+
+    def renew(self, built: tuple[ScannerRecipe, Scanner]) -> None:
+        """New DLP rules: ``built`` by a rules reload, here and in the workers."""
+        recipe, self.scanner = built
+        if self.pool is not None:
+            self.pool.reload(recipe)
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
         state: FlowState | None = flow.metadata.get(KEY)
@@ -55,19 +82,9 @@ class Inspection:
             metrics.DLP_FAILURES.labels(reason="too_large").inc()
             return
         if request.raw_content:
-            content_type = request.headers.get("content-type")
-            encoding = request.headers.get("content-encoding")
-            state.report = await self._timed(
-                inspect_body,
-                request.raw_content,
-                inline=quick_to_scan(
-                    request.raw_content, content_type=content_type, content_encoding=encoding
-                ),
-                content_type=content_type,
-                content_encoding=encoding,
-                scanner=self.scanner,
-                limits=self.limits,
-            )
+            started = time.perf_counter()
+            state.report = await self._body_report(request.raw_content, request.headers)
+            self._observe(state.report, started)
 
     async def websocket_message(self, flow: http.HTTPFlow) -> None:
         assert flow.websocket is not None
@@ -78,13 +95,9 @@ class Inspection:
         state.report = None
         if not message.from_client or not message.is_text:
             return
-        state.report = await self._timed(
-            inspect_text,
-            message.text,
-            inline=len(message.content) <= QUICK_BYTES,
-            scanner=self.scanner,
-            limits=self.limits,
-        )
+        started = time.perf_counter()
+        state.report = await self._text_report(message.text, len(message.content))
+        self._observe(state.report, started)
 
     def _scan_query(self, request: http.Request, state: FlowState) -> None:
         """Query values may carry secrets too; they are short, so they are scanned here."""
@@ -94,17 +107,40 @@ class Inspection:
             for report in state.query_reports.values():
                 self._count(report)
 
-    async def _timed(
+    async def _body_report(self, body: bytes, headers: http.Headers) -> BodyReport:
+        content_type = headers.get("content-type")
+        encoding = headers.get("content-encoding")
+        if self.pool is not None and len(body) > WORKER_MIN_BYTES:
+            report = await self.pool.inspect_body(
+                body, content_type=content_type, content_encoding=encoding
+            )
+            if report is not None:
+                return report
+        inline = quick_to_scan(body, content_type=content_type, content_encoding=encoding)
+        return await self._scan(
+            inspect_body, body, inline=inline, content_type=content_type, content_encoding=encoding
+        )
+
+    async def _text_report(self, text: str, size: int) -> BodyReport:
+        if self.pool is not None and size > WORKER_MIN_BYTES:
+            report = await self.pool.inspect_text(text)
+            if report is not None:
+                return report
+        return await self._scan(inspect_text, text, inline=size <= QUICK_BYTES)
+
+    async def _scan(
         self, scan: Callable[..., BodyReport], *args: object, inline: bool, **kwargs: object
     ) -> BodyReport:
-        started = time.perf_counter()
+        """Scan in this process: on the event loop when ``inline``, else in a thread."""
         if inline:
-            report = scan(*args, **kwargs)
-        else:
-            report = await asyncio.to_thread(scan, *args, **kwargs)
+            return scan(*args, scanner=self.scanner, limits=self.limits, **kwargs)
+        return await asyncio.to_thread(
+            scan, *args, scanner=self.scanner, limits=self.limits, **kwargs
+        )
+
+    def _observe(self, report: BodyReport, started: float) -> None:
         metrics.DLP_SCAN_SECONDS.observe(time.perf_counter() - started)
         self._count(report)
-        return report
 
     def _count(self, report: BodyReport) -> None:
         for finding in report.findings:

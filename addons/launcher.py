@@ -37,7 +37,10 @@ from shadowlens.addons.tlsdiscovery import TlsDiscovery
 from shadowlens.proxy.alerts.engine import AlertMatcher
 from shadowlens.proxy.alerts.rules import load_alert_rules
 from shadowlens.proxy.catalog import load_catalog
+from shadowlens.proxy.dlp import Scanner
 from shadowlens.proxy.dlp import config as dlp_config
+from shadowlens.proxy.dlp.engine import ScannerRecipe
+from shadowlens.proxy.dlp.scanpool import ScanPool
 from shadowlens.proxy.exposure import refuse_open_relay
 from shadowlens.proxy.filemodes import private_dir
 from shadowlens.proxy.reload import RulesWatcher
@@ -56,7 +59,10 @@ def shadowlens_addons(core: Core) -> list[object]:
     settings = core.settings
     rules = settings.rules_dir
     catalog = CatalogRef(core.catalog())
-    inspection = Inspection(dlp_config.scanner(settings), dlp_config.limits(settings))
+    recipe = dlp_config.recipe(settings)
+    limits = dlp_config.limits(settings)
+    pool = ScanPool(recipe, limits, count=settings.dlp_workers, timeout=settings.dlp_worker_timeout)
+    inspection = Inspection(recipe.build(), limits, pool=pool)
     policy = PolicyRef(settings)
     policy.register = _register_at_start(core, policy)
     matcher = AlertMatcher(
@@ -77,8 +83,8 @@ def shadowlens_addons(core: Core) -> list[object]:
         RulesWatcher(
             [rules / "dlp"],
             kind="dlp",
-            load=lambda: dlp_config.scanner(settings),
-            apply=lambda new: setattr(inspection, "scanner", new),
+            load=lambda: _built(dlp_config.recipe(settings)),
+            apply=inspection.renew,
         ),
         RulesWatcher(
             [settings.policy_file, settings.identity_file],
@@ -144,6 +150,10 @@ def shadowlens_addons(core: Core) -> list[object]:
             ],
         ),
     ]
+
+
+def _built(recipe: ScannerRecipe) -> tuple[ScannerRecipe, Scanner]:
+    return recipe, recipe.build()
 
 
 def _register_at_start(core: Core, policy: PolicyRef) -> dict[str, str]:

@@ -216,9 +216,12 @@ def carriers(traffic: Traffic) -> list[str]:
 
 
 def rss_mb(pid: int) -> float:
+    """The process's resident memory with its children's: shadowlens's scan workers count."""
     status = Path(f"/proc/{pid}/status").read_text()
     found = re.search(r"VmRSS:\s+(\d+) kB", status)
-    return int(found.group(1)) / 1024 if found else float("nan")
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    own = int(found.group(1)) / 1024 if found else float("nan")
+    return own + sum(rss_mb(int(child)) for child in children)
 
 
 @dataclass

@@ -89,6 +89,11 @@ DLP_FAILURES = Counter(
     "Uploads that could not be fully inspected or redacted, by reason; see the action taken.",
     ["reason"],
 )
+DLP_WORKER_EXITS = Counter(
+    "shadowlens_dlp_worker_exits_total",
+    "Scan workers that stopped unasked, by reason; each is started again.",
+    ["reason"],
+)
 DLP_OCR_SKIPPED = Counter(
     "shadowlens_dlp_ocr_skipped_total",
     "Images in uploads that DLP did not OCR, by reason.",

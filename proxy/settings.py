@@ -196,6 +196,19 @@ class Settings(BaseSettings):
         default=False,
         description="Mask every DLP finding in uploads to AI services before they leave.",
     )
+    dlp_workers: int = Field(
+        default=1,
+        ge=0,
+        le=64,
+        description="Scan worker processes that inspect uploads over 1 KiB off the proxy's "
+        "event loop (0: scan in the proxy process). One per spare core.",
+    )
+    dlp_worker_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds a scan worker may take on one upload before it is stopped and "
+        "the upload counts as a scan error (the policy's fail mode applies).",
+    )
     dlp_max_body_bytes: int = Field(
         default=8 * 1024 * 1024,
         ge=1024,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from shadowlens.proxy.dlp.engine import Scanner, load_scanner
+from shadowlens.proxy.dlp.engine import Scanner, ScannerRecipe, load_scanner
 from shadowlens.proxy.dlp.model import DlpLimits
 from shadowlens.proxy.keys import configured_or_kept
 from shadowlens.proxy.settings import Settings
@@ -32,14 +32,18 @@ def limits(settings: Settings) -> DlpLimits:
     )
 
 
+def recipe(settings: Settings) -> ScannerRecipe:
+    return ScannerRecipe(
+        settings.rules_dir,
+        fingerprint_key(settings),
+        settings.dlp_engine,
+        tuple(keywords(settings)),
+    )
+
+
 def scanner(settings: Settings) -> Scanner:
     """Load ``<rules_dir>/dlp`` for the configured engine. Build once and share it."""
-    return load_scanner(
-        settings.rules_dir / "dlp",
-        fingerprint_key=fingerprint_key(settings),
-        engine=settings.dlp_engine,
-        keywords=keywords(settings),
-    )
+    return recipe(settings).build()
 
 
 def secret_scanner(settings: Settings) -> Scanner:

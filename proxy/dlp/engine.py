@@ -14,6 +14,7 @@ import logging
 import re
 import threading
 from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -441,3 +442,23 @@ def load_scanner(
     if engine == "hyperscan" or (engine == "auto" and HYPERSCAN_AVAILABLE):
         return HyperscanScanner(detectors, blocks, fingerprint_key=fingerprint_key)
     return Scanner(detectors, blocks, fingerprint_key=fingerprint_key)
+
+
+@dataclass(frozen=True, slots=True)
+class ScannerRecipe:
+    """What :func:`load_scanner` takes to build the configured scanner (``config.recipe``).
+    A scan worker is sent this over its pipe, never on its command line (the key is a
+    secret), and builds its own; here, apart from the settings, so it loads none of them."""
+
+    rules_dir: Path
+    fingerprint_key: bytes
+    engine: str
+    keywords: tuple[str, ...]
+
+    def build(self) -> Scanner:
+        return load_scanner(
+            self.rules_dir / "dlp",
+            fingerprint_key=self.fingerprint_key,
+            engine=self.engine,
+            keywords=list(self.keywords),
+        )
