@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 
 from mitmproxy import http
 
-from shadowlens.addons.flowevents import declared_size, detection_event, request_path
+from shadowlens.addons.flowevents import declared_size, detection_event, host_of, request_path
 from shadowlens.addons.flowstate import KEY, FlowState, match_of, state_of
 from shadowlens.proxy import metrics
 from shadowlens.proxy.catalog import Match
@@ -49,7 +49,7 @@ class Discovery:
         path = request_path(request)
         match = classify_headers(
             self.catalog.current,
-            host=request.pretty_host,
+            host=host_of(request),
             method=request.method,
             path=path,
             headers=request.headers,
@@ -74,7 +74,7 @@ class Discovery:
             return
         refined = refine_with_body(
             state.match,
-            host=request.pretty_host,
+            host=host_of(request),
             method=request.method,
             path=request_path(request),
             headers=request.headers,
@@ -110,7 +110,7 @@ class Discovery:
         hit = recognize_stream(first_bytes)
         if hit is None:
             return
-        service = unknown_endpoint(hit.kind, flow.request.pretty_host)
+        service = unknown_endpoint(hit.kind, host_of(flow.request))
         state_of(flow).match = Match(
             service=service, evidence="protocol", matched=hit.protocol, model=hit.model
         )

@@ -6,7 +6,7 @@ from collections.abc import Awaitable
 
 from mitmproxy import http
 
-from shadowlens.addons.flowevents import declared_size, detection_event, identity_of
+from shadowlens.addons.flowevents import declared_size, detection_event, host_of, identity_of
 from shadowlens.addons.flowstate import KEY, FlowState
 from shadowlens.proxy import metrics
 from shadowlens.proxy.dlp import redact_text
@@ -85,7 +85,7 @@ class Enforcement:
         view = RequestView(
             method=request.method,
             url=request.url,
-            host=request.pretty_host,
+            host=host_of(request),
             path=request.path,
             headers=request.headers,
             body=body,

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from mitmproxy import http
+from mitmproxy.net.http import url
 
 from shadowlens.addons.flowstate import FlowState, state_of
 from shadowlens.proxy import metrics
@@ -19,6 +21,18 @@ from shadowlens.proxy.policy import Identity, IdentityResolver
 def request_path(request: http.Request) -> str:
     """The path without its query string, which may carry tokens."""
     return request.path.partition("?")[0]
+
+
+def host_of(request: http.Request) -> str:
+    """``request.pretty_host``, with the Host header's parse kept: mitmproxy parses it anew
+    on each call, and an AI flow asks four times."""
+    authority = request.host_header
+    return _authority_host(authority) if authority else request.host
+
+
+@lru_cache(maxsize=4096)  # bounded: Host headers are the client's to choose
+def _authority_host(authority: str) -> str:
+    return url.parse_authority(authority, check=False)[0]
 
 
 def declared_size(request: http.Request) -> int:
@@ -56,7 +70,7 @@ def detection_event(flow: http.HTTPFlow, match: Match, **overrides: object) -> D
         category=service.category,
         evidence=match.evidence,
         method=request.method[:16],
-        host=_recorded_host(request.pretty_host),
+        host=_recorded_host(host_of(request)),
         path=(state.path_scan.masked() if state.path_scan else request_path(request))[:2048],
         request_bytes=_request_bytes(request),
         response_bytes=_response_bytes(flow.response, state),

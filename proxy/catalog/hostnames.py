@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from functools import lru_cache
 
 # RFC 6761 reserves ``.invalid``: no real host can be confused with it.
 INVALID_HOST = "host.invalid"
@@ -27,6 +28,7 @@ def normalize_host(host: str) -> str:
     return host.rstrip(".")
 
 
+@lru_cache(maxsize=4096)  # asked for every AI flow's host; bounded, hosts are the client's
 def is_valid_host(host: str) -> bool:
     """Whether a normalised ``host`` is an IP literal or a well-formed DNS name."""
     try:

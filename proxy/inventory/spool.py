@@ -17,7 +17,6 @@ import logging
 import os
 import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ _FORMAT = 1
 
 
 _FIELDS = DetectionEvent.__dataclass_fields__
+_FINDING_FIELDS = tuple(FindingRecord.__dataclass_fields__)
 _DATETIME_FIELDS = frozenset(n for n, f in _FIELDS.items() if "datetime" in str(f.type))
 
 
@@ -41,7 +41,8 @@ def event_to_json(event: DetectionEvent) -> dict[str, Any]:
     for name in _DATETIME_FIELDS:
         if data[name] is not None:
             data[name] = data[name].isoformat()
-    data["findings"] = [asdict(f) for f in event.findings]
+    # one level of plain fields: faster than asdict, which copies deep, on the AI hot path
+    data["findings"] = [{n: getattr(f, n) for n in _FINDING_FIELDS} for f in event.findings]
     return data
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 
 from shadowlens.proxy.policy.loader import AddressEntry, Network
 from shadowlens.proxy.policy.model import Identity
@@ -11,6 +12,7 @@ from shadowlens.proxy.policy.model import Identity
 ANONYMOUS = "anonymous"
 
 
+@lru_cache(maxsize=4096)  # bounded: X-Forwarded-For is the client's to write
 def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
         return ipaddress.ip_address(text.strip().strip("[]"))
