@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from mitmproxy import http
 
@@ -21,6 +21,7 @@ from shadowlens.proxy.dlp import (
 )
 from shadowlens.proxy.dlp.body import QUICK_BYTES
 from shadowlens.proxy.dlp.engine import ScannerRecipe
+from shadowlens.proxy.dlp.ocr import SKIP_FLAG
 from shadowlens.proxy.dlp.scanpool import ScanPool
 from shadowlens.proxy.dlp.urlpath import scan_path
 from shadowlens.proxy.inspection import scan_query
@@ -143,7 +144,17 @@ class Inspection:
         self._count(report)
 
     def _count(self, report: BodyReport) -> None:
+        count_ocr_skips(report.flags)
         for finding in report.findings:
             metrics.DLP_FINDINGS.labels(category=finding.category, severity=finding.severity).inc()
         if not report.complete:
             metrics.DLP_FAILURES.labels(reason="incomplete").inc()
+
+
+def count_ocr_skips(flags: Iterable[str]) -> None:
+    """Count the images a report's flags say were not read. Here, where reports come back
+    to the proxy, which serves the metrics, wherever the scan ran: a scan worker's own
+    counters would never be read."""
+    for flag in flags:
+        if flag.startswith(SKIP_FLAG):
+            metrics.DLP_OCR_SKIPPED.labels(reason=flag.split(":")[1]).inc()

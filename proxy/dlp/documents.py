@@ -20,12 +20,17 @@ import zipfile
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-
-import pypdf
-from pypdf.generic import ByteStringObject, ContentStream, NameObject, TextStringObject
+from typing import TYPE_CHECKING
 
 from shadowlens.proxy.dlp.model import Finding
 from shadowlens.proxy.dlp.redact import mask_label, merged_spans
+
+if TYPE_CHECKING:
+    import pypdf
+    from pypdf.generic import ByteStringObject
+
+# pypdf is imported by the functions that read a PDF, on the first PDF: it holds about 19 MB
+# in every process that imports it, the proxy's and each scan worker's.
 
 
 class RedactionError(ValueError):
@@ -254,6 +259,8 @@ def pdf_text(data: bytes, max_chars: int, max_pages: int = 1000) -> str | None:
 
     Raises :class:`TooBigError` past ``max_chars`` of text or ``max_pages`` pages.
     """
+    import pypdf
+
     try:
         reader = pypdf.PdfReader(io.BytesIO(data))
         if len(reader.pages) > max_pages:
@@ -289,6 +296,8 @@ def masked_pdf(data: bytes, findings: Sequence[Finding], max_chars: int) -> byte
     values = {text[f.start : f.end] for f in findings if f.end > f.start}
     if not all(v.isascii() and v.isprintable() for v in values):
         raise RedactionError("a finding in the PDF spans lines or non-ASCII text; it is blocked")
+    import pypdf
+
     try:
         writer = pypdf.PdfWriter(clone_from=pypdf.PdfReader(io.BytesIO(data)))
         for page in writer.pages:
@@ -307,6 +316,8 @@ def masked_pdf(data: bytes, findings: Sequence[Finding], max_chars: int) -> byte
 
 
 def _mask_page(page: pypdf.PageObject, values: set[str], writer: pypdf.PdfWriter) -> None:
+    from pypdf.generic import ContentStream
+
     contents = page.get_contents()
     if contents is None:
         return
@@ -332,6 +343,8 @@ def _mask_page(page: pypdf.PageObject, values: set[str], writer: pypdf.PdfWriter
 
 def _simple_font(font: object) -> bool:
     """A single-byte font whose codes are ASCII where text is ASCII (no CID, no ToUnicode)."""
+    from pypdf.generic import NameObject
+
     font = font.get_object() if hasattr(font, "get_object") else font
     if not isinstance(font, dict) or font.get("/Subtype") not in _SIMPLE_FONTS:
         return False
@@ -340,6 +353,8 @@ def _simple_font(font: object) -> bool:
 
 
 def _masked_string(item: object, values: set[str]) -> ByteStringObject | None:
+    from pypdf.generic import ByteStringObject, TextStringObject
+
     if not isinstance(item, TextStringObject | ByteStringObject):
         return None
     raw = item.original_bytes if isinstance(item, TextStringObject) else bytes(item)

@@ -15,8 +15,7 @@ import struct
 import subprocess
 from functools import lru_cache
 
-from shadowlens.proxy import metrics
-
+SKIP_FLAG = "ocr-skipped:"  # then the reason and the location
 IMAGE_TYPES = {"png": b"\x89PNG\r\n\x1a\n", "jpeg": b"\xff\xd8\xff"}
 
 
@@ -95,7 +94,6 @@ def ocr_text(data: bytes, *, timeout: float, max_pixels: int) -> tuple[str | Non
     elif size[0] * size[1] > max_pixels:
         reason = "too_many_pixels"
     if reason:
-        metrics.DLP_OCR_SKIPPED.labels(reason=reason).inc()
         return None, reason
     assert binary is not None
     return _run(binary, data, timeout)
@@ -120,5 +118,9 @@ def _run(binary: str, data: bytes, timeout: float) -> tuple[str | None, str]:
         if done.returncode == 0:
             return done.stdout.decode("utf-8", "replace"), ""
         reason = "failed"  # stderr is not logged: it can quote what it read
-    metrics.DLP_OCR_SKIPPED.labels(reason=reason).inc()
     return None, reason
+
+
+def skip_flag(reason: str, location: str) -> str:
+    """The report's flag for an image not read."""
+    return f"{SKIP_FLAG}{reason}:{location}"

@@ -52,7 +52,7 @@ from shadowlens.proxy.dlp.jsonpos import (
 )
 from shadowlens.proxy.dlp.model import BodyReport, DlpLimits, Finding
 from shadowlens.proxy.dlp.multipart import parse_multipart
-from shadowlens.proxy.dlp.ocr import image_kind, ocr_text
+from shadowlens.proxy.dlp.ocr import image_kind, ocr_text, skip_flag
 from shadowlens.proxy.dlp.redact import Replacement, mask_label, redact_text
 from shadowlens.proxy.dlp.webapps import CONVERSATION_POINTERS, valid_conversation
 
@@ -227,7 +227,7 @@ def _image(walk: Walk, data: bytes, location: str) -> bytes:
     limits = walk.limits
     text, reason = ocr_text(data, timeout=limits.ocr_timeout, max_pixels=limits.ocr_max_pixels)
     if text is None:
-        walk.report.flags.append(f"ocr-skipped:{reason}:{location}")
+        walk.report.flags.append(skip_flag(reason, location))
         return data
     walk.report.flags.append(f"image:{location}")
     walk.text(text, location)

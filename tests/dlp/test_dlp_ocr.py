@@ -11,6 +11,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 from prometheus_client import REGISTRY
 
+from shadowlens.addons.inspection import count_ocr_skips
 from shadowlens.proxy.dlp import BodyReport, DlpLimits, Scanner, inspect_body, redact_body
 from shadowlens.proxy.dlp.body import RedactionError
 from shadowlens.proxy.dlp.ocr import image_kind, image_size, tesseract_path
@@ -92,6 +93,7 @@ def test_images_over_the_pixel_cap_are_skipped_and_counted(scanner: Scanner) -> 
     png = _image("PNG", [f"key {AWS}"])
     report = _inspect(scanner, png, "image/png", ocr_max_pixels=1000)
     assert report.findings == [] and "ocr-skipped:too_many_pixels:" in report.flags
+    count_ocr_skips(report.flags)  # in the proxy, wherever the scan ran
     assert _skipped("too_many_pixels") == before + 1
 
 
@@ -100,6 +102,7 @@ def test_ocr_past_its_time_cap_is_skipped_and_counted(scanner: Scanner) -> None:
     before = _skipped("timeout")
     report = _inspect(scanner, _image("PNG", [f"key {AWS}"]), "image/png", ocr_timeout=0.001)
     assert report.findings == [] and "ocr-skipped:timeout:" in report.flags
+    count_ocr_skips(report.flags)
     assert _skipped("timeout") == before + 1
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import signal
 import sys
@@ -13,14 +14,19 @@ import pytest
 from dlp_support import KEY, KEYWORDS, RULES_DIR
 from mitmproxy import http
 from mitmproxy.test import tflow, tutils
+from PIL import Image
+from prometheus_client import REGISTRY
 
 from shadowlens.addons.flowstate import FlowState
 from shadowlens.addons.inspection import WORKER_MIN_BYTES, Inspection
 from shadowlens.proxy import metrics
-from shadowlens.proxy.dlp import BodyReport, DlpLimits, inspect_body
+from shadowlens.proxy.dlp import BodyReport, DlpLimits, engine, inspect_body
+from shadowlens.proxy.dlp import config as dlp_config
+from shadowlens.proxy.dlp.config import proxy_recipe
 from shadowlens.proxy.dlp.engine import ScannerRecipe
 from shadowlens.proxy.dlp.scanpool import ScanPool, _Worker
 from shadowlens.proxy.policy.enforce import Inspected, RequestView, upload_of
+from shadowlens.proxy.settings import Settings
 
 RECIPE = ScannerRecipe(RULES_DIR.parent, KEY, "auto", KEYWORDS)
 LIMITS = DlpLimits()
@@ -237,10 +243,10 @@ def test_a_subverted_worker_cannot_run_code_in_the_proxy(tmp_path: Path) -> None
     assert _exits("protocol") >= before + 1
 
 
-def _upload_flow(body: bytes) -> http.HTTPFlow:
+def _upload_flow(body: bytes, *, content_type: str = JSON) -> http.HTTPFlow:
     request = tutils.treq(host="api.openai.com", port=443, path=b"/v1/chat/completions")
     request.method, request.content = "POST", body
-    request.headers["content-type"] = JSON
+    request.headers["content-type"] = content_type
     flow = tflow.tflow(req=request)
     flow.metadata["shadowlens"] = FlowState(match=object())  # type: ignore[arg-type]
     return flow
@@ -269,3 +275,45 @@ def test_inspection_hands_uploads_over_1_kib_to_a_ready_worker(workers: int) -> 
         assert found == [["keyword"] if workers else [], []]
 
     asyncio.run(scenario())
+
+
+def test_an_image_a_worker_did_not_read_is_counted_by_the_proxy() -> None:
+    """The proxy serves the metrics: a skip in a worker must be counted where it comes back."""
+    image = io.BytesIO()
+    Image.effect_noise((200, 200), 60).convert("RGB").save(image, "PNG")  # noise: no text
+    png = image.getvalue()
+    assert len(png) > WORKER_MIN_BYTES
+    limits = DlpLimits(ocr_max_pixels=1000)  # under this image's, if tesseract is installed
+
+    async def scenario() -> str:
+        pool = ScanPool(RECIPE, limits, count=1, timeout=30.0)
+        addon = Inspection(RECIPE.build(), limits, pool=pool)
+        addon.running()
+        await _until(lambda: pool.ready == 1)
+        flow = _upload_flow(png, content_type="image/png")
+        await addon.request(flow)
+        await addon.done()
+        [flag] = [f for f in flow.metadata["shadowlens"].report.flags if f.startswith("ocr-")]
+        return flag.split(":")[1]  # too_many_pixels, or unavailable without tesseract
+
+    counted = REGISTRY.get_sample_value
+    before = {r: counted("shadowlens_dlp_ocr_skipped_total", {"reason": r}) or 0.0
+              for r in ("too_many_pixels", "unavailable")}  # fmt: skip
+    reason = asyncio.run(scenario())
+    after = counted("shadowlens_dlp_ocr_skipped_total", {"reason": reason})
+    assert after == before[reason] + 1
+
+
+def test_with_workers_the_proxy_keeps_a_python_scanner_and_still_checks_the_engine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Hyperscan is compiled in the workers only; asking for it where it is missing must
+    still stop the proxy at start, not leave the workers failing in a loop."""
+    settings = Settings(data_dir=tmp_path, dlp_engine="auto", dlp_workers=1)
+    assert proxy_recipe(settings).engine == "python"
+    assert dlp_config.recipe(settings).engine == "auto"
+    assert proxy_recipe(settings.model_copy(update={"dlp_workers": 0})).engine == "auto"
+    monkeypatch.setattr(engine, "_hs", None)  # as on a platform without the wheel
+    wanting = settings.model_copy(update={"dlp_engine": "hyperscan"})
+    with pytest.raises(RuntimeError, match="hyperscan module is not installed"):
+        proxy_recipe(wanting)
