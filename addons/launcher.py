@@ -37,7 +37,9 @@ from shadowlens.addons.tlsdiscovery import TlsDiscovery
 from shadowlens.proxy.alerts.engine import AlertMatcher
 from shadowlens.proxy.alerts.rules import load_alert_rules
 from shadowlens.proxy.catalog import load_catalog
+from shadowlens.proxy.dlp import Scanner
 from shadowlens.proxy.dlp import config as dlp_config
+from shadowlens.proxy.dlp.engine import ScannerRecipe
 from shadowlens.proxy.dlp.scanpool import ScanPool
 from shadowlens.proxy.exposure import refuse_open_relay
 from shadowlens.proxy.filemodes import private_dir
@@ -60,7 +62,7 @@ def shadowlens_addons(core: Core) -> list[object]:
     recipe = dlp_config.recipe(settings)
     limits = dlp_config.limits(settings)
     pool = ScanPool(recipe, limits, count=settings.dlp_workers, timeout=settings.dlp_worker_timeout)
-    inspection = Inspection(dlp_config.proxy_recipe(settings).build(), limits, pool=pool)
+    inspection = Inspection(recipe.build(), limits, pool=pool)
     policy = PolicyRef(settings)
     policy.register = _register_at_start(core, policy)
     matcher = AlertMatcher(
@@ -81,7 +83,7 @@ def shadowlens_addons(core: Core) -> list[object]:
         RulesWatcher(
             [rules / "dlp"],
             kind="dlp",
-            load=lambda: (dlp_config.recipe(settings), dlp_config.proxy_recipe(settings).build()),
+            load=lambda: _built(dlp_config.recipe(settings)),
             apply=inspection.renew,
         ),
         RulesWatcher(
@@ -148,6 +150,10 @@ def shadowlens_addons(core: Core) -> list[object]:
             ],
         ),
     ]
+
+
+def _built(recipe: ScannerRecipe) -> tuple[ScannerRecipe, Scanner]:
+    return recipe, recipe.build()
 
 
 def _register_at_start(core: Core, policy: PolicyRef) -> dict[str, str]:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
-from shadowlens.proxy.dlp.engine import Scanner, ScannerRecipe, check_engine, load_scanner
+from shadowlens.proxy.dlp.engine import Scanner, ScannerRecipe, load_scanner
 from shadowlens.proxy.dlp.model import DlpLimits
 from shadowlens.proxy.keys import configured_or_kept
 from shadowlens.proxy.settings import Settings
@@ -40,18 +39,6 @@ def recipe(settings: Settings) -> ScannerRecipe:
         settings.dlp_engine,
         tuple(keywords(settings)),
     )
-
-
-def proxy_recipe(settings: Settings) -> ScannerRecipe:
-    """The proxy process's own scanner. With scan workers it scans only URLs, and uploads
-    while no worker is ready, so it is built for the Python engine: Hyperscan would cost it
-    a second or so at start and about 27 MB for that (BENCHMARKS.md, "Scan workers"). The
-    configured engine is checked all the same, so a missing one fails at start."""
-    configured = recipe(settings)
-    check_engine(configured.engine)
-    if settings.dlp_workers == 0:
-        return configured
-    return dataclasses.replace(configured, engine="python")
 
 
 def scanner(settings: Settings) -> Scanner:

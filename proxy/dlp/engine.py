@@ -432,7 +432,8 @@ def load_scanner(
     ``hyperscan`` fails when it is not. Raises :class:`proxy.errors.RulesError` for a bad
     detector file.
     """
-    check_engine(engine)
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}, not {engine!r}")
     rules = load_rules(Path(dlp_dir), keywords)
     detectors, blocks = rules.detectors, rules.code_blocks
     if categories is not None:
@@ -441,14 +442,6 @@ def load_scanner(
     if engine == "hyperscan" or (engine == "auto" and HYPERSCAN_AVAILABLE):
         return HyperscanScanner(detectors, blocks, fingerprint_key=fingerprint_key)
     return Scanner(detectors, blocks, fingerprint_key=fingerprint_key)
-
-
-def check_engine(engine: str) -> None:
-    """Raise when ``engine`` is unknown, or is ``hyperscan`` and the module is missing."""
-    if engine not in ENGINES:
-        raise ValueError(f"engine must be one of {ENGINES}, not {engine!r}")
-    if engine == "hyperscan" and _hs is None:
-        raise RuntimeError("the hyperscan module is not installed")
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,13 +20,10 @@ from prometheus_client import REGISTRY
 from shadowlens.addons.flowstate import FlowState
 from shadowlens.addons.inspection import WORKER_MIN_BYTES, Inspection
 from shadowlens.proxy import metrics
-from shadowlens.proxy.dlp import BodyReport, DlpLimits, engine, inspect_body
-from shadowlens.proxy.dlp import config as dlp_config
-from shadowlens.proxy.dlp.config import proxy_recipe
+from shadowlens.proxy.dlp import BodyReport, DlpLimits, inspect_body
 from shadowlens.proxy.dlp.engine import ScannerRecipe
 from shadowlens.proxy.dlp.scanpool import ScanPool, _Worker
 from shadowlens.proxy.policy.enforce import Inspected, RequestView, upload_of
-from shadowlens.proxy.settings import Settings
 
 RECIPE = ScannerRecipe(RULES_DIR.parent, KEY, "auto", KEYWORDS)
 LIMITS = DlpLimits()
@@ -302,18 +299,3 @@ def test_an_image_a_worker_did_not_read_is_counted_by_the_proxy() -> None:
     reason = asyncio.run(scenario())
     after = counted("shadowlens_dlp_ocr_skipped_total", {"reason": reason})
     assert after == before[reason] + 1
-
-
-def test_with_workers_the_proxy_keeps_a_python_scanner_and_still_checks_the_engine(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Hyperscan is compiled in the workers only; asking for it where it is missing must
-    still stop the proxy at start, not leave the workers failing in a loop."""
-    settings = Settings(data_dir=tmp_path, dlp_engine="auto", dlp_workers=1)
-    assert proxy_recipe(settings).engine == "python"
-    assert dlp_config.recipe(settings).engine == "auto"
-    assert proxy_recipe(settings.model_copy(update={"dlp_workers": 0})).engine == "auto"
-    monkeypatch.setattr(engine, "_hs", None)  # as on a platform without the wheel
-    wanting = settings.model_copy(update={"dlp_engine": "hyperscan"})
-    with pytest.raises(RuntimeError, match="hyperscan module is not installed"):
-        proxy_recipe(wanting)
