@@ -118,6 +118,15 @@ def proxy(command: list[str], port: int, env: dict[str, str]) -> Iterator[subpro
         process.wait(timeout=30)
 
 
+def rss_mb(pid: int) -> float:
+    """The process's resident memory with its children's: shadowlens's scan workers count."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    found = re.search(r"VmRSS:\s+(\d+) kB", status)
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    own = int(found.group(1)) / 1024 if found else float("nan")
+    return own + sum(rss_mb(int(child)) for child in children)
+
+
 @dataclass(frozen=True)
 class Load:
     """What wrk measured: throughput, and the slowest 1 % and slowest request."""

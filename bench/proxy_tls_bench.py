@@ -46,7 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script: bench and tests are not installed
 
 from bench.dlp_corpus import code_text, prose_text  # noqa: E402
-from bench.proxy_bench import BIN, free_port, proxy, recorded, start_upstream  # noqa: E402
+from bench.proxy_bench import BIN, free_port, proxy, recorded, rss_mb, start_upstream  # noqa: E402
 from tests.e2e.upstream import make_test_pki  # noqa: E402
 
 AI_HOST, WEB_HOST = "api.openai.com", "shop.example.net"
@@ -213,15 +213,6 @@ def matrix(clients: list[int], sizes: list[int]) -> list[Traffic]:
 def carriers(traffic: Traffic) -> list[str]:
     """The proxies that carry ``traffic``: the selective set-ups only see non-AI traffic."""
     return [BASELINE, SHADOWLENS] if traffic.ai else [BASELINE, SHADOWLENS, FLOOR, SELECTIVE]
-
-
-def rss_mb(pid: int) -> float:
-    """The process's resident memory with its children's: shadowlens's scan workers count."""
-    status = Path(f"/proc/{pid}/status").read_text()
-    found = re.search(r"VmRSS:\s+(\d+) kB", status)
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    own = int(found.group(1)) / 1024 if found else float("nan")
-    return own + sum(rss_mb(int(child)) for child in children)
 
 
 @dataclass

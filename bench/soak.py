@@ -45,6 +45,7 @@ from h2.events import DataReceived, ResponseReceived, StreamEnded
 from wsproto import ConnectionType, WSConnection
 from wsproto.events import AcceptConnection, CloseConnection, Request, TextMessage
 
+from bench.proxy_bench import rss_mb
 from tests.e2e.conftest import (
     RunningProxy,
     routed_args,
@@ -317,7 +318,7 @@ class Sample:
 
 def sample(pid: int, started: float) -> Sample:
     status = Path(f"/proc/{pid}/status").read_text()
-    rss = int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024  # type: ignore[union-attr]
+    rss = rss_mb(pid)  # the scan workers' with the proxy's
     threads = int(re.search(r"Threads:\s+(\d+)", status).group(1))  # type: ignore[union-attr]
     return Sample(
         time.monotonic() - started, rss, threads, sum(1 for _ in Path(f"/proc/{pid}/fd").iterdir())
@@ -325,7 +326,8 @@ def sample(pid: int, started: float) -> Sample:
 
 
 class Sampler(threading.Thread):
-    """Samples the proxy's RSS, threads and descriptors once a second."""
+    """Samples the proxy's RSS (its scan workers' included), threads and descriptors once a
+    second."""
 
     def __init__(self, pid: int) -> None:
         super().__init__(daemon=True)
