@@ -12,6 +12,7 @@ import contextlib
 import io
 import itertools
 import logging
+import os
 import pickle
 import sys
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from shadowlens.proxy.dlp.scanworker import HEADER, READY, frame, report_from_va
 log = logging.getLogger(__name__)
 
 COMMAND = (sys.executable, "-m", "shadowlens.proxy.dlp.scanworker")
+SETTINGS_PREFIX = "SHADOWLENS_"
 FIRST_RETRY_SECONDS = 0.5
 LAST_RETRY_SECONDS = 30.0
 
@@ -159,7 +161,10 @@ class ScanPool:
         """One worker's life; True when it was asked to stop and did."""
         try:
             process = await asyncio.create_subprocess_exec(
-                *self.command, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
+                *self.command,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                env=_worker_environment(),
             )
         except OSError as exc:
             log.error("dlp: could not start a scan worker: %s", exc)
@@ -215,6 +220,12 @@ class _BuiltinsUnpickler(pickle.Unpickler):
 
     def find_class(self, module: str, name: str) -> type:
         raise pickle.UnpicklingError(f"a scan worker sent {module}.{name}")
+
+
+def _worker_environment() -> dict[str, str]:
+    """The proxy's environment without its settings: tokens and keys stay out of a process
+    that reads hostile uploads (the recipe brings the one key it needs)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(SETTINGS_PREFIX)}
 
 
 def _retire(worker: _Worker) -> None:

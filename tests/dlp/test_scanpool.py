@@ -189,7 +189,11 @@ def test_without_a_ready_worker_the_caller_scans_itself() -> None:
     asyncio.run(scenario())
 
 
-def test_a_worker_ignores_sigterm_and_keeps_its_key_off_the_command_line() -> None:
+def test_a_worker_ignores_sigterm_and_keeps_secrets_off_its_command_line_and_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SHADOWLENS_API_TOKENS", "admin:planted-api-token")
+
     async def scenario(pool: ScanPool) -> None:
         worker = pool.workers[0]
         assert worker is not None
@@ -197,10 +201,10 @@ def test_a_worker_ignores_sigterm_and_keeps_its_key_off_the_command_line() -> No
         report = await pool.inspect_body(SECRET_BODY, content_type=JSON, content_encoding=None)
         assert report is not None and report.complete and report.findings
         assert pool.workers[0] is worker
-        command_line = await asyncio.to_thread(
-            Path(f"/proc/{worker.process.pid}/cmdline").read_bytes
-        )
-        assert KEY not in command_line and KEY.hex().encode() not in command_line
+        for seen in ("cmdline", "environ"):
+            text = await asyncio.to_thread(Path(f"/proc/{worker.process.pid}/{seen}").read_bytes)
+            assert KEY not in text and KEY.hex().encode() not in text
+            assert b"planted-api-token" not in text
 
     _run(scenario)
 
