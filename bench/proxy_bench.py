@@ -203,8 +203,10 @@ def main() -> None:
         "shadowlens, AI POST": (shadowlens, "api.openai.com", True, "mitmdump, AI POST"),
     }
     results: dict[str, list[Load]] = {name: [] for name in configs}
-    for _ in range(args.rounds):
-        for name, (command, host, post, _) in configs.items():
+    for number in range(args.rounds):
+        order = list(configs.items())
+        # reversed every other round, so drift in the machine's load hits each side alike
+        for name, (command, host, post, _) in order if number % 2 == 0 else order[::-1]:
             port = free_port()
             env = {"SHADOWLENS_DATA_DIR": data, "SHADOWLENS_METRICS_PORT": "0",
                    "SHADOWLENS_RULES_RELOAD_SECONDS": "0"}  # fmt: skip
