@@ -2,7 +2,7 @@
 
 Started as ``python -m shadowlens.proxy.dlp.scanworker`` with its stdin and stdout as pipes.
 Every message either way is a frame: a 4-byte big-endian length, then a pickle. The first
-frame in holds the :class:`~proxy.dlp.config.ScannerRecipe` and the limits; the worker builds
+frame in holds the :class:`~proxy.dlp.engine.ScannerRecipe` and the limits; the worker builds
 its scanner and answers :data:`READY`. Each later frame in is one request,
 ``(ident, kind, payload, options)``, answered in order with ``(ident, report)``, the report
 as plain values (:func:`report_values`): the proxy unpickles no class a worker names.
@@ -30,8 +30,6 @@ from shadowlens.proxy.dlp.model import BodyReport, DlpLimits, Finding
 HEADER = struct.Struct(">I")
 READY = "ready"
 SCANS: dict[str, Callable[..., BodyReport]] = {"body": inspect_body, "text": inspect_text}
-
-log = logging.getLogger(__name__)
 
 
 def frame(message: object) -> bytes:
